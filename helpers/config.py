@@ -1,0 +1,115 @@
+"""Which broker the course talks to, and how to connect to it (00_setup).
+
+The broker is a URL: ``BROKER_URL`` from the environment, else ``memory://``.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from kombu import Connection
+
+__all__ = [
+    'DEFAULT_URL', 'BrokerError', 'BrokerInfo', 'broker_url', 'transport_of',
+    'safe_url', 'connect', 'check_broker',
+]
+
+DEFAULT_URL = 'memory://'
+TRANSPORTS = {'memory': 'memory', 'amqp': 'amqp', 'pyamqp': 'amqp', 'redis': 'redis'}
+
+# Virtual transports (memory, redis) poll for new messages; kombu's default of
+# 1 s makes every click take a second.  Redis uses it as its BRPOP timeout, so
+# it also bounds how long an idle worker takes to notice it should stop.
+TRANSPORT_OPTIONS = {
+    'memory': {'polling_interval': 0.005},
+    'redis': {'polling_interval': 0.1},
+    'amqp': {},
+}
+
+
+class BrokerError(RuntimeError):
+    """The broker cannot be used; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    """What ``check_broker`` found: the transport and the URL without its password."""
+
+    transport: str
+    url: str
+
+    def __str__(self) -> str:
+        return f'{self.transport} broker at {self.url} is reachable'
+
+
+def broker_url(url: str | None = None) -> str:
+    """The broker URL: ``url`` if given, else ``$BROKER_URL``, else ``memory://``."""
+    return url or os.environ.get('BROKER_URL') or DEFAULT_URL
+
+
+def transport_of(url: str | None = None) -> str:
+    """The transport name ('memory', 'amqp' or 'redis') of a broker URL."""
+    url = broker_url(url)
+    scheme, sep, _rest = url.partition('://')
+    if not sep:
+        raise BrokerError(f'broker URL {url!r} has no "://": write e.g. amqp://guest:guest@localhost:5672//')
+    try:
+        return TRANSPORTS[scheme.lower()]
+    except KeyError:
+        known = ', '.join(f'{name}://' for name in ('memory', 'amqp', 'redis'))
+        raise BrokerError(f'broker URL {safe_url(url)!r} uses {scheme!r}; the course knows {known}') from None
+
+
+def safe_url(url: str | None = None) -> str:
+    """The URL with any password replaced by ``***``."""
+    url = broker_url(url)
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f':{parts.password}@', ':***@', 1)
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def connect(url: str | None = None, **options) -> Connection:
+    """A new kombu Connection with transport options tuned for the course.
+
+    Every thread that talks to the broker needs a connection of its own.
+    """
+    url = broker_url(url)
+    transport = transport_of(url)
+    transport_options = {**TRANSPORT_OPTIONS[transport], **options.pop('transport_options', {})}
+    options.setdefault('connect_timeout', 4)
+    return Connection(url, transport_options=transport_options, **options)
+
+
+def check_broker(url: str | None = None, timeout: float = 4.0) -> BrokerInfo:
+    """Connect once and return BrokerInfo, or raise BrokerError with a one-line reason."""
+    url = broker_url(url)
+    transport = transport_of(url)
+    shown = safe_url(url)
+    conn = connect(url, connect_timeout=timeout,
+                   transport_options={'socket_timeout': timeout, 'socket_connect_timeout': timeout,
+                                      'max_retries': 0})
+    try:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+        with conn.channel():
+            pass
+    except Exception as exc:  # kombu raises many kinds; the learner needs one line
+        raise BrokerError(f'cannot use the {transport} broker at {shown}: {_reason(exc)}') from None
+    finally:
+        conn.release()
+    return BrokerInfo(transport, shown)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lowered = text.lower()
+    if 'access_refused' in lowered or 'auth' in lowered or 'password' in lowered:
+        return 'the user name or password was refused (check the URL, e.g. guest:guest@)'
+    if isinstance(exc, (ConnectionRefusedError, socket.timeout, TimeoutError)) or 'refused' in lowered:
+        return f'nothing answered ({text}); is the broker running?'
+    if isinstance(exc, socket.gaierror) or 'name or service' in lowered:
+        return f'the host name could not be resolved ({text})'
+    return text.splitlines()[0]

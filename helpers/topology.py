@@ -1,0 +1,242 @@
+"""Exchange, queues and bindings of the course, and AMQP topic matching (01_topology).
+
+``matches`` implements AMQP 0-9-1 topic matching exactly as RabbitMQ does:
+keys are split on ``.`` into words (empty words allowed, the empty key has
+no words), ``*`` matches exactly one word, ``#`` matches zero or more words,
+and every other character is literal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kombu import Exchange, Queue, binding
+
+__all__ = [
+    'KeyError_', 'RoutingKeyError', 'BindingKeyError', 'Topology', 'SEED', 'MEDIA',
+    'matches', 'route', 'split_words', 'validate_routing_key', 'validate_binding_key',
+    'virtual_matches',
+]
+
+MAX_KEY_BYTES = 255
+WILDCARDS = ('*', '#')
+
+
+class KeyError_(ValueError):
+    """A routing or binding key a learner most likely did not mean."""
+
+
+class RoutingKeyError(KeyError_):
+    """A routing key (used when publishing) that is malformed or a likely mistake."""
+
+
+class BindingKeyError(KeyError_):
+    """A binding key (used when binding a queue) that is malformed or a likely mistake."""
+
+
+def split_words(key: str) -> tuple[str, ...]:
+    """Split a key into words the way RabbitMQ does ('' has no words)."""
+    return tuple(key.split('.')) if key else ()
+
+
+@lru_cache(maxsize=4096)
+def matches(binding_key: str, routing_key: str) -> bool:
+    """Tell whether a queue bound with ``binding_key`` receives ``routing_key``."""
+    pattern, words = split_words(binding_key), split_words(routing_key)
+    # reachable[j] is True when pattern[:i] can match words[:j].
+    reachable = [True] + [False] * len(words)
+    for token in pattern:
+        if token == '#':
+            for j in range(1, len(words) + 1):
+                reachable[j] = reachable[j] or reachable[j - 1]
+        else:
+            for j in range(len(words), 0, -1):
+                reachable[j] = reachable[j - 1] and token in ('*', words[j - 1])
+            reachable[0] = False
+    return reachable[-1]
+
+
+def virtual_matches(binding_key: str, routing_key: str) -> bool:
+    """Tell whether kombu's virtual transports (memory://, redis://) would route the key."""
+    from kombu.transport.virtual.exchange import TopicExchange
+
+    exchange = TopicExchange(channel=None)
+    try:
+        return bool(exchange._match(exchange.key_to_pattern(binding_key), routing_key))
+    except Exception:  # a bad regex: the virtual exchange fails every publish
+        return False
+
+
+def _check_common(key, kind: str, error: type[KeyError_]) -> str:
+    if not isinstance(key, str):
+        raise error(f'{kind} must be a string, not {type(key).__name__}: {key!r}')
+    size = len(key.encode('utf-8'))
+    if size > MAX_KEY_BYTES:
+        raise error(f'{kind} is {size} bytes long; AMQP allows at most {MAX_KEY_BYTES}')
+    if any(ch.isspace() for ch in key):
+        raise error(f'{kind} {key!r} contains a space: use dots between words, as in "video.upload"')
+    if key and '' in split_words(key):
+        raise error(
+            f'{kind} {key!r} has an empty word (a leading, trailing or doubled dot): '
+            'write words separated by single dots'
+        )
+    return key
+
+
+def validate_routing_key(key) -> str:
+    """Return ``key`` if it is a sensible routing key, else raise RoutingKeyError."""
+    _check_common(key, 'routing key', RoutingKeyError)
+    if not key:
+        raise RoutingKeyError('routing key is empty: name the event, as in "video.upload"')
+    for word in split_words(key):
+        if word in WILDCARDS:
+            raise RoutingKeyError(
+                f'routing key {key!r} contains the word {word!r}: wildcards only work in '
+                'binding keys; a routing key names one concrete event, as in "video.upload"'
+            )
+        if '*' in word or '#' in word:
+            raise RoutingKeyError(
+                f'routing key {key!r} has {word!r}: "*" and "#" are not patterns here, '
+                'and wildcards only work in binding keys'
+            )
+    return key
+
+
+def validate_binding_key(key) -> str:
+    """Return ``key`` if it is a sensible binding key, else raise BindingKeyError."""
+    _check_common(key, 'binding key', BindingKeyError)
+    for word in split_words(key):
+        if word not in WILDCARDS and ('*' in word or '#' in word):
+            raise BindingKeyError(
+                f'binding key {key!r} has {word!r}: a wildcard must be a whole word '
+                f'between dots, as in "video.*" (inside a word it is a literal character, '
+                "and kombu's virtual transports then fail every publish to the exchange)"
+            )
+    return key
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A topic exchange, its queues and their binding keys, declared in one place."""
+
+    exchange_name: str
+    bindings: tuple[tuple[str, str], ...]  # (queue name, binding key) pairs
+    description: str = ''
+    durable: bool = True
+
+    def __post_init__(self):
+        for _queue, key in self.bindings:
+            validate_binding_key(key)
+
+    @property
+    def queue_names(self) -> list[str]:
+        """The queue names, sorted."""
+        return sorted({queue for queue, _key in self.bindings})
+
+    @property
+    def dead_letter_exchange_name(self) -> str:
+        return f'{self.exchange_name}.dlx'
+
+    @property
+    def dead_letter_queue_name(self) -> str:
+        return f'{self.exchange_name}.dead_letters'
+
+    def binding_keys(self, queue: str) -> list[str]:
+        """The binding keys of one queue, in declaration order."""
+        return [key for name, key in self.bindings if name == queue]
+
+    def route(self, routing_key: str) -> list[str]:
+        """The sorted names of the queues that receive ``routing_key``."""
+        return sorted({q for q, key in self.bindings if matches(key, routing_key)})
+
+    def explain(self, routing_key: str) -> list[tuple[str, str, bool]]:
+        """Every (queue, binding key, matched) triple for ``routing_key``."""
+        return [(q, key, matches(key, routing_key)) for q, key in self.bindings]
+
+    def exchange(self) -> Exchange:
+        """The kombu topic exchange."""
+        return Exchange(self.exchange_name, type='topic', durable=self.durable)
+
+    def queue(self, name: str) -> Queue:
+        """One kombu queue with all its bindings to the exchange."""
+        exchange = self.exchange()
+        keys = self.binding_keys(name)
+        if not keys:
+            raise ValueError(f'no queue {name!r} in this topology; queues: {self.queue_names}')
+        return Queue(
+            name, exchange=exchange, durable=self.durable,
+            bindings=[binding(exchange, routing_key=key) for key in keys],
+        )
+
+    def queues(self) -> list[Queue]:
+        """All kombu queues, sorted by name."""
+        return [self.queue(name) for name in self.queue_names]
+
+    def dead_letter_exchange(self) -> Exchange:
+        return Exchange(self.dead_letter_exchange_name, type='fanout', durable=self.durable)
+
+    def dead_letter_queue(self) -> Queue:
+        exchange = self.dead_letter_exchange()
+        return Queue(self.dead_letter_queue_name, exchange=exchange, durable=self.durable)
+
+    def entities(self) -> list:
+        """Everything to declare: exchanges first, then queues."""
+        return [self.exchange(), self.dead_letter_exchange(), *self.queues(), self.dead_letter_queue()]
+
+    def declare(self, connection) -> None:
+        """Declare the exchanges, queues and bindings on ``connection`` (idempotent)."""
+        with connection.channel() as channel:
+            for entity in self.entities():
+                entity.bind(channel).declare()
+
+    def reset(self, connection) -> None:
+        """Delete this topology's queues and exchanges, then declare them afresh (empty)."""
+        with connection.channel() as channel:
+            for queue in [*self.queues(), self.dead_letter_queue()]:
+                try:
+                    queue.bind(channel).delete()
+                except connection.channel_errors:
+                    pass
+            for exchange in (self.exchange(), self.dead_letter_exchange()):
+                try:
+                    exchange.bind(channel).delete()
+                except connection.channel_errors:
+                    pass
+        self.declare(connection)
+
+    def describe(self) -> dict:
+        """A plain description for views: exchange, queues and their binding keys."""
+        return {
+            'exchange': self.exchange_name,
+            'type': 'topic',
+            'queues': {name: self.binding_keys(name) for name in self.queue_names},
+            'dead_letter_queue': self.dead_letter_queue_name,
+        }
+
+
+#: The seed tutorial's topology (01-03): every message goes to audit, video events to video.
+SEED = Topology(
+    'media_exchange',
+    (('video_queue', 'video.#'), ('audit_queue', '#')),
+    description="The seed tutorial's exchange: video events and an audit trail.",
+)
+
+#: The full run's topology (04, 05): media events whose routing keys have several words.
+MEDIA = Topology(
+    'media_events',
+    (
+        ('video_queue', 'video.#'),
+        ('image_queue', 'image.#'),
+        ('audio_queue', 'audio.#'),
+        ('thumbnail_queue', 'video.upload.*'),
+        ('thumbnail_queue', 'image.upload.*'),
+        ('user_queue', 'user.*'),
+        ('audit_queue', '#'),
+    ),
+    description='A media platform: uploads, transcodes, thumbnails, users and an audit trail.',
+)
+
+
+def route(routing_key: str, topology: Topology = SEED) -> list[str]:
+    """The sorted names of the course queues that receive ``routing_key``."""
+    return topology.route(routing_key)

@@ -1,0 +1,86 @@
+"""Shared fixtures: one per real resource, each cleaning up after itself."""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+
+from helpers import config
+from helpers.events import EventLog
+from helpers.topology import SEED, Topology
+
+IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+
+BROKERS = {
+    'memory': 'memory://',
+    'amqp': os.environ.get('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672//'),
+    'redis': os.environ.get('REDIS_URL', 'redis://127.0.0.1:6379/0'),
+}
+
+
+def require_broker(url: str) -> str:
+    """Return ``url`` if its broker answers; skip locally, fail under CI=true."""
+    try:
+        config.check_broker(url, timeout=3)
+    except config.BrokerError as exc:
+        if IN_CI:
+            pytest.fail(f'CI=true and the broker is required: {exc}')
+        pytest.skip(f'broker not available on this machine: {exc}')
+    return url
+
+
+@pytest.fixture(params=sorted(BROKERS))
+def broker_url(request) -> str:
+    """Each of the three brokers in turn (memory, amqp, redis)."""
+    return require_broker(BROKERS[request.param])
+
+
+@pytest.fixture
+def memory_url() -> str:
+    return 'memory://'
+
+
+@pytest.fixture
+def unique_topology(broker_url):
+    """The seed's bindings on a fresh, uniquely named exchange; deleted afterwards."""
+    name = f'test_{uuid.uuid4().hex[:10]}'
+    topology = Topology(name, SEED.bindings)
+    with config.connect(broker_url) as conn:
+        topology.declare(conn)
+    yield topology
+    with config.connect(broker_url) as conn:
+        _delete(conn, topology)
+
+
+def _delete(conn, topology: Topology) -> None:
+    with conn.channel() as channel:
+        for queue in [*topology.queues(), topology.dead_letter_queue()]:
+            try:
+                queue.bind(channel).delete()
+            except Exception:
+                pass
+        for exchange in (topology.exchange(), topology.dead_letter_exchange()):
+            try:
+                exchange.bind(channel).delete()
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def log() -> EventLog:
+    return EventLog()
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind():
+    """Every test stops the threads it started (the course's own threads are named helpers-*)."""
+    before = set(threading.enumerate())
+    yield
+    started = [t for t in threading.enumerate()
+               if t not in before and (t.name.startswith('helpers-') or not t.daemon)]
+    for thread in started:
+        thread.join(timeout=2)
+    alive = [t.name for t in started if t.is_alive()]
+    assert not alive, f'threads left running after the test: {alive}'
