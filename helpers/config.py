@@ -4,6 +4,7 @@ The broker is a URL: ``BROKER_URL`` from the environment, else ``memory://``.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from kombu import Connection
 
 __all__ = [
     'DEFAULT_URL', 'BrokerError', 'BrokerInfo', 'broker_url', 'transport_of',
-    'safe_url', 'connect', 'check_broker',
+    'safe_url', 'connect', 'check_broker', 'quiet_kombu_logging',
 ]
 
 DEFAULT_URL = 'memory://'
@@ -113,3 +114,12 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, socket.gaierror) or 'name or service' in lowered:
         return f'the host name could not be resolved ({text})'
     return text.splitlines()[0]
+
+
+def quiet_kombu_logging() -> None:
+    """Keep kombu's and py-amqp's log records out of notebook output (threads scatter them)."""
+    for name in ('kombu', 'amqp'):
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+            logger.addHandler(logging.NullHandler())
