@@ -1,0 +1,121 @@
+"""A publisher that validates keys, declares what it publishes to, and says where a message went (03_producer).
+
+The seed's producer never declared the exchange, so on ``redis://`` the
+exchange routed as ``direct`` and dropped every message.  This one declares
+the exchange and the queues (so messages published before a worker starts
+are kept), uses a connection of its own, waits for publisher confirms on
+RabbitMQ and retries on connection errors.  Use one Publisher per thread.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, NamedTuple
+
+from kombu import Producer
+
+from . import config
+from .events import PUBLISHED, UNROUTABLE, EventLog
+from .topology import SEED, Topology, validate_routing_key
+
+__all__ = ['Receipt', 'Publisher']
+
+RETRY_POLICY = {'max_retries': 5, 'interval_start': 0, 'interval_step': 0.5, 'interval_max': 2}
+_publisher_numbers = itertools.count(1)
+
+
+class Receipt(NamedTuple):
+    """What happened to one published message: its id, key and the queues that got a copy."""
+
+    message_id: str
+    routing_key: str
+    queues: tuple[str, ...]
+
+    @property
+    def routed(self) -> bool:
+        return bool(self.queues)
+
+
+class Publisher:
+    """Publish JSON messages with ids to a topology's exchange, from one thread."""
+
+    def __init__(self, url: str | None = None, *, topology: Topology = SEED, log: EventLog | None = None,
+                 confirm: bool = True, name: str | None = None, validate: bool = True) -> None:
+        self.url = config.broker_url(url)
+        self.transport = config.transport_of(self.url)
+        self.topology = topology
+        self.log = log if log is not None else EventLog()
+        self.name = name or f'p{next(_publisher_numbers)}'
+        self.validate = validate
+        self.confirm = confirm and self.transport == 'amqp'
+        options = {'confirm_publish': True} if self.confirm else {}
+        self.connection = config.connect(self.url, transport_options=options)
+        self._owner = threading.get_ident()
+        self._numbers = itertools.count(1)
+        self._producer: Producer | None = None
+        # Declaring the queues too means a message sent before any worker is
+        # consuming waits in its queue instead of being dropped as unroutable.
+        self._declare = [topology.exchange(), *topology.queues()]
+
+    @property
+    def producer(self) -> Producer:
+        if self._producer is None:
+            self._producer = Producer(self.connection.default_channel, exchange=self.topology.exchange())
+        return self._producer
+
+    def next_id(self) -> str:
+        """A new message id, unique in this process: '<publisher name>-<number>'."""
+        return f'{self.name}-{next(self._numbers):04d}'
+
+    def publish(self, routing_key: str, payload: Any = None, *, message_id: str | None = None,
+                serializer: str = 'json', **properties) -> Receipt:
+        """Publish ``payload`` with ``routing_key``; return a Receipt naming the queues that got it."""
+        self._check_thread()
+        if self.validate:
+            validate_routing_key(routing_key)
+        message_id = message_id or self.next_id()
+        self.producer.publish(
+            payload if payload is not None else {}, routing_key=routing_key, serializer=serializer,
+            message_id=message_id, declare=self._declare, retry=True, retry_policy=RETRY_POLICY,
+            **properties,
+        )
+        return self._receipt(message_id, routing_key)
+
+    def publish_raw(self, routing_key: str, body: bytes, content_type: str,
+                    content_encoding: str = 'utf-8', *, message_id: str | None = None) -> Receipt:
+        """Publish bytes as they are (for showing what a worker does with bad input)."""
+        self._check_thread()
+        message_id = message_id or self.next_id()
+        self.producer.publish(
+            body, routing_key=routing_key, content_type=content_type, content_encoding=content_encoding,
+            message_id=message_id, declare=self._declare, retry=True, retry_policy=RETRY_POLICY,
+        )
+        return self._receipt(message_id, routing_key)
+
+    def _receipt(self, message_id: str, routing_key: str) -> Receipt:
+        queues = tuple(self.topology.route(routing_key))
+        self.log.record(PUBLISHED, message_id, routing_key)
+        if not queues:
+            self.log.record(UNROUTABLE, message_id, routing_key,
+                            detail=f'no queue of {self.topology.exchange_name!r} is bound to match it')
+        return Receipt(message_id, routing_key, queues)
+
+    def _check_thread(self) -> None:
+        if threading.get_ident() != self._owner:
+            raise RuntimeError(
+                f'publisher {self.name!r} belongs to another thread: kombu connections are not '
+                'thread-safe, so create one Publisher per thread'
+            )
+
+    def close(self) -> None:
+        """Release the connection."""
+        self.connection.release()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f'<Publisher {self.name!r} on {self.transport} to {self.topology.exchange_name!r}>'

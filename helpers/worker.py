@@ -1,0 +1,302 @@
+"""A worker that runs one handler per queue, acks after the work, and loses nothing (02_worker).
+
+The seed tutorial ran one consumer over two queues, so its callback could not
+tell which queue a message came from.  Here every queue has its own consumer
+and its own handler.  A handler that raises is retried a bounded number of
+times, then the message is dead-lettered with the reason; a body that cannot
+be decoded (or is not JSON) is quarantined the same way instead of being
+acked and dropped.  The worker records every outcome in an EventLog and never
+prints.
+
+Run it as a separate process (how a class scales out on RabbitMQ)::
+
+    python -m helpers.worker --broker amqp://guest:guest@localhost// --queues video_queue,audit_queue
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable, Union
+
+from kombu import Consumer, Producer
+from kombu.mixins import ConsumerMixin
+
+from . import config
+from .events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RETRIED, EventLog
+from .topology import DEAD_LETTER_KEY, SEED, Topology
+
+__all__ = ['Delivery', 'Handler', 'Worker', 'WorkerError', 'running_workers', 'stop_all', 'main']
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler learns about the message it is handling."""
+
+    queue: str
+    routing_key: str
+    message_id: str
+    attempt: int
+    redelivered: bool
+    headers: Mapping[str, Any]
+
+
+Handler = Callable[[Any, Delivery], Any]
+Handlers = Union[Handler, Mapping[str, Handler], None]
+
+
+class WorkerError(RuntimeError):
+    """The worker could not start or stop; the message says why."""
+
+
+def acknowledge(body: Any, delivery: Delivery) -> None:
+    """The default handler: accept the message and do nothing else."""
+
+
+# How often an idle worker checks whether it should stop (kombu's default is 1 s).
+SAFETY_INTERVAL = 0.05
+
+_registry: dict[str, Worker] = {}
+_registry_lock = threading.Lock()
+
+
+def running_workers() -> list[Worker]:
+    """The workers started in this process that are still running."""
+    with _registry_lock:
+        return [w for w in _registry.values() if w.is_running]
+
+
+def stop_all() -> None:
+    """Stop every worker started in this process."""
+    for worker in running_workers():
+        worker.stop()
+
+
+class Worker(ConsumerMixin):
+    """Consume ``queues`` of ``topology`` with one handler per queue, in a thread or in the foreground.
+
+    ``handlers`` is one callable for every queue or a ``{queue: callable}``
+    mapping; a handler is called as ``handler(body, delivery)``.  Starting a
+    worker whose ``name`` is already running stops the old one first, so
+    re-running a notebook cell never leaves an orphan consumer behind.
+    """
+
+    def __init__(self, url: str | None = None, queues: Iterable[str] | None = None, *,
+                 topology: Topology = SEED, handlers: Handlers = None, log: EventLog | None = None,
+                 prefetch_count: int = 1, max_retries: int = 2, retry_delay: float = 0.0,
+                 name: str = 'worker', accept: Iterable[str] = ('json',)) -> None:
+        self.url = config.broker_url(url)
+        self.transport = config.transport_of(self.url)
+        self.topology = topology
+        self.queue_names = list(queues) if queues is not None else topology.queue_names
+        unknown = sorted(set(self.queue_names) - set(topology.queue_names))
+        if unknown:
+            raise ValueError(f'queues {unknown} are not in the topology; it has {topology.queue_names}')
+        self.handlers = self._handlers_by_queue(handlers)
+        self.log = log if log is not None else EventLog()
+        self.prefetch_count = prefetch_count
+        self.max_retries = max_retries
+        self.retry_delay = retry_delay
+        self.name = name
+        self.accept = list(accept)
+        # Dead letters are published before the original is acked: on RabbitMQ
+        # wait for the broker's confirm so a crash in between loses nothing.
+        options = {'confirm_publish': True} if self.transport == 'amqp' else {}
+        self.connection = config.connect(self.url, transport_options=options)
+        self.connect_max_retries = 2
+        self.should_stop = False
+        self.last_error: BaseException | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dead_letters: Producer | None = None
+
+    def _handlers_by_queue(self, handlers: Handlers) -> dict[str, Handler]:
+        if handlers is None or callable(handlers):
+            return {queue: handlers or acknowledge for queue in self.queue_names}
+        missing = [q for q in self.queue_names if q not in handlers]
+        if missing:
+            raise ValueError(f'no handler for queues {missing}: give one handler per queue')
+        return {queue: handlers[queue] for queue in self.queue_names}
+
+    # -- kombu's ConsumerMixin hooks (they run in the worker's thread) ---------
+
+    def get_consumers(self, Consumer: type[Consumer], channel) -> list[Consumer]:
+        """One consumer per queue, each with a callback that knows its queue."""
+        self.topology.dead_letter_queue().bind(channel).declare()
+        # A channel of its own, so waiting for a confirm never mixes with deliveries.
+        self._dead_letters = Producer(channel.connection.client.channel(),
+                                      exchange=self.topology.dead_letter_exchange())
+        return [
+            Consumer(queues=[self.topology.queue(name)], accept=self.accept,
+                     prefetch_count=self.prefetch_count, on_message=partial(self._on_message, name))
+            for name in self.queue_names
+        ]
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
+        self.connect_max_retries = None  # once running, ride out broker restarts
+        self._ready.set()
+
+    def on_connection_error(self, exc: BaseException, interval: float) -> None:
+        self.last_error = exc
+        if self.should_stop:
+            raise WorkerError(f'worker {self.name!r} stopped while reconnecting: {exc}')
+
+    # -- the message path ------------------------------------------------------
+
+    def _on_message(self, queue: str, message) -> None:
+        properties, delivery_info = message.properties, message.delivery_info
+        message_id = properties.get('message_id') or f'no-id-{delivery_info.get("delivery_tag")}'
+        routing_key = delivery_info.get('routing_key') or ''
+        self.log.record(DELIVERED, message_id, routing_key, queue)
+        try:
+            body = message.decode()
+        except Exception as exc:
+            self._park(message, queue, message_id, routing_key, QUARANTINED,
+                       f'cannot decode {message.content_type!r} body: {_one_line(exc)}', attempts=0)
+            return
+        handler = self.handlers[queue]
+        attempt = 0
+        while True:
+            attempt += 1
+            delivery = Delivery(queue, routing_key, message_id, attempt,
+                                bool(delivery_info.get('redelivered')), message.headers or {})
+            try:
+                result = handler(body, delivery)
+            except Exception as exc:
+                reason = f'{type(exc).__name__}: {_one_line(exc)}'
+                if attempt > self.max_retries:
+                    self._park(message, queue, message_id, routing_key, DEAD_LETTERED,
+                               f'handler failed {attempt} times; last error {reason}', attempt)
+                    return
+                self.log.record(RETRIED, message_id, routing_key, queue, reason)
+                if self.retry_delay:
+                    time.sleep(self.retry_delay * attempt)
+                continue
+            message.ack()
+            self.log.record(ACKED, message_id, routing_key, queue, '' if result is None else str(result))
+            return
+
+    def _park(self, message, queue: str, message_id: str, routing_key: str, kind: str,
+              reason: str, attempts: int) -> None:
+        """Publish the message, untouched, to the dead-letter queue with the reason; then ack it."""
+        headers = {**(message.headers or {}), 'x-reason': reason, 'x-outcome': kind,
+                   'x-original-queue': queue, 'x-original-routing-key': routing_key,
+                   'x-attempts': attempts}
+        self._dead_letters.publish(
+            message.body, routing_key=DEAD_LETTER_KEY, headers=headers, message_id=message_id,
+            content_type=message.content_type or 'application/octet-stream',
+            content_encoding=message.content_encoding or 'binary',
+        )
+        message.ack()
+        self.log.record(kind, message_id, routing_key, queue, reason)
+
+    # -- running in a background thread ----------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 10.0) -> Worker:
+        """Consume in a background thread; return once consuming (stops a same-named worker first)."""
+        with _registry_lock:
+            previous = _registry.get(self.name)
+        if previous is not None and previous is not self and previous.is_running:
+            previous.stop()
+        if self.is_running:
+            return self
+        self.should_stop = False
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run_in_thread, name=f'helpers-worker-{self.name}',
+                                        daemon=True)
+        self._thread.start()
+        with _registry_lock:
+            _registry[self.name] = self
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.01):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                why = _one_line(self.last_error) if self.last_error else f'not consuming after {timeout:g} s'
+                raise WorkerError(f'worker {self.name!r} could not start on {config.safe_url(self.url)}: {why}')
+        return self
+
+    def _run_in_thread(self) -> None:
+        try:
+            self.run(safety_interval=SAFETY_INTERVAL)
+        except Exception as exc:  # reported by start() or kept for stop()
+            self.last_error = exc
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Finish the message in hand, ack it, close the connection; return when the thread ended."""
+        self.should_stop = True
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                raise WorkerError(f'worker {self.name!r} did not stop within {timeout:g} s')
+        with _registry_lock:
+            if _registry.get(self.name) is self:
+                del _registry[self.name]
+
+    def __enter__(self) -> Worker:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = 'running' if self.is_running else 'stopped'
+        return f'<Worker {self.name!r} {state} on {self.transport}: {", ".join(self.queue_names)}>'
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a worker in the foreground until SIGINT or SIGTERM."""
+    parser = argparse.ArgumentParser(prog='python -m helpers.worker', description=main.__doc__)
+    parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
+    parser.add_argument('--queues', default=None, help='comma-separated queue names (default: all)')
+    parser.add_argument('--topology', default='seed', choices=['seed', 'media'])
+    parser.add_argument('--prefetch', type=int, default=1)
+    parser.add_argument('--work-seconds', type=float, default=0.0, help='simulated work per message')
+    parser.add_argument('--name', default='cli')
+    args = parser.parse_args(argv)
+
+    from . import topology as topologies
+    topo = topologies.MEDIA if args.topology == 'media' else topologies.SEED
+    queues = args.queues.split(',') if args.queues else None
+
+    def work(body: Any, delivery: Delivery) -> None:
+        if args.work_seconds:
+            time.sleep(args.work_seconds)
+
+    log = EventLog()
+    log.subscribe(lambda e: print(f'{e.kind:>13} {e.queue or "-":<16} {e.routing_key:<20} {e.message_id}'
+                                  + (f'  ({e.detail})' if e.detail else ''), flush=True))
+    worker = Worker(args.broker, queues, topology=topo, handlers=work, log=log,
+                    prefetch_count=args.prefetch, name=args.name)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        worker.start()
+    except (WorkerError, config.BrokerError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    print(f'ready: {worker!r} (Ctrl+C to stop)', flush=True)
+    stopping.wait()
+    worker.stop()
+    print(f'stopped: {log.count(ACKED)} acked, {log.count(DEAD_LETTERED)} dead-lettered, '
+          f'{log.count(QUARANTINED)} quarantined', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

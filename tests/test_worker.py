@@ -1,0 +1,125 @@
+"""The worker and publisher on all three brokers: every message accounted for, nothing lost."""
+import threading
+
+import pytest
+
+from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RETRIED
+from helpers.producer import Publisher
+from helpers.worker import Worker, WorkerError, running_workers
+
+
+def _dead_letter_count(url, topology):
+    from helpers import config
+    with config.connect(url) as conn, conn.channel() as channel:
+        return topology.dead_letter_queue().bind(channel).queue_declare(passive=True).message_count
+
+
+def test_each_message_handled_once_per_bound_queue(broker_url, unique_topology, log):
+    seen = {'video_queue': [], 'audit_queue': []}
+    handlers = {q: (lambda q: lambda body, d: seen[d.queue].append(body['n']))(q) for q in seen}
+    with Worker(broker_url, topology=unique_topology, handlers=handlers, log=log), \
+            Publisher(broker_url, topology=unique_topology, log=log) as pub:
+        keys = ['video.upload', 'user.login', 'video.transcode.hd', 'audio.upload'] * 5
+        receipts = [pub.publish(key, {'n': i}) for i, key in enumerate(keys)]
+        expected = sum(len(r.queues) for r in receipts)
+        log.wait_for(ACKED, expected)
+        log.wait_settled()
+    for queue in seen:
+        wanted = sorted(i for i, r in enumerate(receipts) if queue in r.queues)
+        assert sorted(seen[queue]) == wanted, queue
+        ids = log.ids(ACKED, queue)
+        assert len(ids) == len(set(ids)) == len(wanted)
+    assert log.count(DELIVERED) == expected
+
+
+def test_failing_handler_is_retried_then_dead_lettered(broker_url, unique_topology, log):
+    def fragile(body, delivery):
+        if body.get('fail'):
+            raise ValueError('cannot transcode')
+    with Worker(broker_url, topology=unique_topology, handlers=fragile, log=log, max_retries=2,
+                queues=['video_queue']), Publisher(broker_url, topology=unique_topology, log=log) as pub:
+        bad = pub.publish('video.upload', {'fail': True})
+        good = pub.publish('video.upload', {'fail': False})
+        log.wait_for(ACKED, 1, queue='video_queue')
+        log.wait_for(DEAD_LETTERED, 1)
+    assert log.ids(RETRIED) == [bad.message_id] * 2
+    [parked] = log.events(DEAD_LETTERED)
+    assert parked.message_id == bad.message_id and 'cannot transcode' in parked.detail
+    assert log.ids(ACKED) == [good.message_id]
+    assert _dead_letter_count(broker_url, unique_topology) == 1
+
+
+def test_undecodable_and_disallowed_bodies_are_quarantined(broker_url, unique_topology, log):
+    with Worker(broker_url, topology=unique_topology, log=log, queues=['video_queue']), \
+            Publisher(broker_url, topology=unique_topology, log=log) as pub:
+        pub.publish_raw('video.upload', b'{not json', 'application/json')
+        pub.publish('video.upload', {'x': 1}, serializer='pickle')
+        pub.publish('video.upload', {'ok': True})
+        log.wait_for(QUARANTINED, 2)
+        log.wait_for(ACKED, 1)
+    reasons = sorted(e.detail for e in log.events(QUARANTINED))
+    assert 'Expecting property name' in reasons[0] and 'pickle' in reasons[1]
+    assert _dead_letter_count(broker_url, unique_topology) == 2
+
+
+def test_stop_under_load_loses_nothing(broker_url, unique_topology, log):
+    from helpers import config
+    worker = Worker(broker_url, topology=unique_topology, log=log, queues=['video_queue']).start()
+    with Publisher(broker_url, topology=unique_topology, log=log) as pub:
+        for i in range(300):
+            pub.publish('video.upload', {'n': i})
+    log.wait_for(ACKED, 10)
+    worker.stop()
+    handled = log.count(ACKED)
+    with config.connect(broker_url) as conn, conn.channel() as channel:
+        queued = unique_topology.queue('video_queue').bind(channel).queue_declare(passive=True).message_count
+    assert handled + queued == 300
+
+
+def test_starting_a_worker_again_replaces_the_old_one(memory_url, log):
+    first = Worker(memory_url, log=log, name='rerun').start()
+    second = Worker(memory_url, log=log, name='rerun').start()
+    try:
+        assert not first.is_running and second.is_running
+        assert [w for w in running_workers() if w.name == 'rerun'] == [second]
+    finally:
+        second.stop()
+
+
+def test_unreachable_broker_fails_start_with_a_clear_error(log):
+    worker = Worker('amqp://guest:guest@127.0.0.1:1//', log=log, name='unreachable')
+    with pytest.raises(WorkerError, match='could not start'):
+        worker.start(timeout=8)
+    assert not worker.is_running
+
+
+def test_one_handler_per_queue_is_required():
+    with pytest.raises(ValueError, match='one handler per queue'):
+        Worker('memory://', handlers={'video_queue': print})
+
+
+def test_publisher_refuses_other_threads(memory_url, log):
+    pub = Publisher(memory_url, log=log)
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(_try(pub)), name='helpers-test-other')
+    thread.start()
+    thread.join()
+    pub.close()
+    assert 'one Publisher per thread' in errors[0]
+
+
+def _try(pub):
+    try:
+        pub.publish('video.upload', {})
+    except RuntimeError as exc:
+        return str(exc)
+    return ''
+
+
+def test_unroutable_key_is_reported(memory_url, log):
+    from helpers.topology import Topology
+    topo = Topology('test_unroutable', (('video_queue', 'video.#'),))
+    with Publisher(memory_url, topology=topo, log=log) as pub:
+        receipt = pub.publish('user.login', {})
+    assert receipt.queues == () and not receipt.routed
+    assert log.ids('unroutable') == [receipt.message_id]
