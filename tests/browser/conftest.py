@@ -1,0 +1,253 @@
+"""Fixtures for the browser tests: one JupyterLab server and one Chromium per session, a page per test.
+
+Chromium is Debian's (``/usr/bin/chromium``, or ``$CHROMIUM``); Playwright never downloads one.
+Missing Chromium or Playwright skips these tests locally and fails them under ``CI=true``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / 'fixtures'
+IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                 '--disable-background-networking', '--disable-component-update', '--disable-sync']
+VIEWPORT = {'width': 1280, 'height': 900}
+
+# JupyterLab user settings for the test server: no news/update pop-ups, no extension manager
+# (it would query PyPI), every cell kept in the DOM so prompts and screenshots see them all,
+# and no blank space after the last cell.
+LAB_SETTINGS = {
+    '@jupyterlab/apputils-extension/notification.jupyterlab-settings':
+        {'fetchNews': 'false', 'checkForUpdates': False},
+    '@jupyterlab/extensionmanager-extension/plugin.jupyterlab-settings': {'enabled': False},
+    '@jupyterlab/notebook-extension/tracker.jupyterlab-settings': {'windowingMode': 'none', 'scrollPastEnd': False},
+}
+
+
+def unavailable(reason: str) -> None:
+    """Skip with ``reason`` on a developer's machine; fail under CI=true, where the test must run."""
+    if IN_CI:
+        pytest.fail(f'CI=true and the browser test cannot run: {reason}')
+    pytest.skip(reason)
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab server on a copy of the course (its root holds notebooks/, helpers/, fixtures/)."""
+
+    url: str
+    token: str
+    root: Path
+    log: Path
+    process: subprocess.Popen = field(repr=False)
+
+    def api(self, method: str, endpoint: str, timeout: float = 10) -> object:
+        """Call the server's REST API; returns the decoded JSON (or None)."""
+        request = urllib.request.Request(f'{self.url}/api/{endpoint}', method=method,
+                                         headers={'Authorization': f'token {self.token}'})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def code_cells(self, path: str) -> int:
+        """How many code cells the notebook file at ``path`` has."""
+        notebook = json.loads((self.root / path).read_text(encoding='utf-8'))
+        return sum(cell['cell_type'] == 'code' for cell in notebook['cells'])
+
+    def shutdown_kernels(self, timeout: float = 15) -> None:
+        """End every session and kernel (and so every worker thread a notebook started)."""
+        for session in self.api('GET', 'sessions'):
+            self.api('DELETE', f'sessions/{session["id"]}')
+        deadline = time.monotonic() + timeout
+        while self.api('GET', 'kernels'):
+            if time.monotonic() > deadline:
+                raise AssertionError(f'kernels still running {timeout:.0f} s after shutdown')
+            time.sleep(0.1)  # polling the REST API, bounded by the deadline
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(encoding='utf-8', errors='replace') if self.log.exists() else ''
+        return '\n'.join(text.splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _copy_course(root: Path) -> None:
+    ignore = shutil.ignore_patterns('.ipynb_checkpoints', '__pycache__', '*.pyc')
+    root.mkdir()
+    for name in ('notebooks', 'helpers'):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, root / name, ignore=ignore)
+    (root / 'notebooks').mkdir(exist_ok=True)
+    shutil.copytree(FIXTURES, root / 'fixtures', ignore=ignore)
+
+
+def _environment(base: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    dirs = {
+        'JUPYTER_CONFIG_DIR': base / 'config', 'JUPYTER_DATA_DIR': base / 'data',
+        'JUPYTER_RUNTIME_DIR': base / 'runtime', 'JUPYTERLAB_SETTINGS_DIR': base / 'settings',
+        'JUPYTERLAB_WORKSPACES_DIR': base / 'workspaces', 'IPYTHONDIR': base / 'ipython',
+    }
+    for name, path in dirs.items():
+        path.mkdir(parents=True, exist_ok=True)
+        env[name] = str(path)
+    for relative, settings in LAB_SETTINGS.items():
+        target = dirs['JUPYTERLAB_SETTINGS_DIR'] / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(settings), encoding='utf-8')
+    env.setdefault('BROKER_URL', 'memory://')
+    env['PATH'] = f'{Path(sys.executable).parent}{os.pathsep}{env.get("PATH", "")}'
+    env.pop('JUPYTER_TOKEN', None)
+    return env
+
+
+def _start_lab(base: Path, root: Path, env: dict[str, str], timeout: float = 60) -> Lab:
+    token = secrets.token_hex(16)
+    port = _free_port()
+    log = base / f'jupyter-lab-{port}.log'
+    command = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
+               '--ServerApp.port_retries=0', f'--IdentityProvider.token={token}',
+               f'--ServerApp.root_dir={root}', '--ServerApp.terminals_enabled=False', '--allow-root']
+    with log.open('wb') as out:
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f'jupyter lab exited with {process.returncode}:\n{lab.log_tail()}')
+        try:
+            lab.api('GET', 'status', timeout=2)
+            return lab
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)  # polling the server until it answers, bounded by the deadline
+    _stop_lab(lab)
+    raise RuntimeError(f'jupyter lab did not answer /api/status in {timeout:.0f} s:\n{lab.log_tail()}')
+
+
+def _stop_lab(lab: Lab) -> None:
+    """Ask the server to shut down (it ends its kernels), then make sure its process group is gone."""
+    if lab.process.poll() is None:
+        try:
+            lab.api('POST', 'shutdown', timeout=5)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        try:
+            lab.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(lab.process.pid, sig)  # the group we created: the server and its kernels
+        except ProcessLookupError:
+            break
+        try:
+            lab.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope='session')
+def browser():
+    """Headless Debian Chromium driven by Playwright (skips locally, fails under CI=true, if missing)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        unavailable(f'Playwright is not installed ({exc}); pip install -r requirements-dev.txt')
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        unavailable(f'no Chromium at {CHROMIUM}; apt-get install chromium (or set $CHROMIUM)')
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    except Exception as exc:
+        playwright.stop()
+        unavailable(f'Chromium at {CHROMIUM} did not start: {str(exc).splitlines()[0]}')
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture(scope='session')
+def lab(tmp_path_factory, browser):
+    """JupyterLab on a copy of notebooks/, helpers/ and the browser fixtures; stopped at the end."""
+    base = tmp_path_factory.mktemp('jupyterlab')
+    root = base / 'root'
+    _copy_course(root)
+    env = _environment(base)
+    errors = []
+    for _attempt in range(3):  # the free port can be taken between choosing and binding it
+        try:
+            server = _start_lab(base, root, env)
+            break
+        except RuntimeError as exc:
+            errors.append(str(exc))
+    else:
+        pytest.fail('jupyter lab did not start:\n' + '\n---\n'.join(errors))
+    yield server
+    _stop_lab(server)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f'report_{report.when}', report)
+    return report
+
+
+@pytest.fixture
+def page(request, browser, lab):
+    """A fresh browser page (own cookies, 1280×900); on failure a screenshot; kernels ended afterwards."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    new_page = context.new_page()
+    problems: list[str] = []
+    new_page.on('pageerror', lambda exc: problems.append(f'page error: {exc}'))
+    new_page.on('console', lambda msg: problems.append(f'console {msg.type}: {msg.text}')
+                if msg.type == 'error' else None)
+    yield new_page
+    report = getattr(request.node, 'report_call', None)
+    if report is not None and report.failed:
+        from harness import screenshot
+        try:
+            path = screenshot(new_page, f'FAILED-{request.node.name}', full=True)
+            print(f'screenshot of the failure: {path}')
+        except Exception as exc:  # the page may be gone; the test's own error matters more
+            print(f'no failure screenshot: {exc}')
+        print('\n'.join(problems[-20:]) or 'no browser console errors')
+        print(f'jupyter lab log (tail):\n{lab.log_tail()}')
+    context.close()
+    lab.shutdown_kernels()
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind():
+    """tests/conftest.py's check, minus Playwright's executor threads (``asyncio_N``, session-long)."""
+    before = set(threading.enumerate())
+    yield
+    started = [t for t in threading.enumerate() if t not in before and not t.name.startswith('asyncio_')
+               and (t.name.startswith('helpers-') or not t.daemon)]
+    for thread in started:
+        thread.join(timeout=2)
+    alive = [t.name for t in started if t.is_alive()]
+    assert not alive, f'threads left running after the test: {alive}'
