@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
-from .topology import Topology, matches, virtual_matches
+from .topology import Topology, matches
 
 __all__ = ['COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'LiveDiagram', 'DiagramSVG']
 
@@ -68,10 +68,9 @@ def _lit_bindings(topology: Topology, route: LastRoute) -> set[tuple[str, str]]:
     key = route.routing_key or ''
     for queue in route.queues:
         keys = topology.binding_keys(queue)
-        # A virtual transport may deliver where AMQP would not: fall back to its
-        # matcher, then to every binding of the queue, so a delivery is never dark.
-        chosen = ([k for k in keys if matches(k, key)] or [k for k in keys if virtual_matches(k, key)]
-                  or keys)
+        # A delivery the AMQP matcher cannot explain (a message published with
+        # other bindings in place) lights every binding of its queue, never none.
+        chosen = [k for k in keys if matches(k, key)] or keys
         lit.update((queue, k) for k in chosen)
     return lit
 
@@ -354,12 +353,14 @@ class LiveDiagram:
                  width: float = DEFAULT_WIDTH, title: str | None = None) -> None:
         import ipywidgets  # only the view needs widgets
 
-        self.topology, self.log, self.width, self.title = topology, log or EventLog(), width, title
+        self.topology, self.width, self.title = topology, width, title
+        self.log = log if log is not None else EventLog()  # an empty log is falsy
         self.renders = 0
         self.error: Exception | None = None
         self._lock = threading.Lock()  # guards the follow state below
         self._draw_lock = threading.Lock()  # one render at a time, assigned in order
-        self._timer: threading.Timer | None = None
+        self._timer: threading.Timer | None = None  # a redraw that is due
+        self._drawing: threading.Thread | None = None  # the timer thread while it redraws
         self._unsubscribe = None
         self._min_interval = 0.1
         self._last_draw = float('-inf')
@@ -411,6 +412,7 @@ class LiveDiagram:
             if self._timer is not threading.current_thread():
                 return  # cancelled by close()
             self._timer = None  # from here on, new events schedule a new redraw
+            self._drawing = threading.current_thread()
             self._last_draw = time.monotonic()
         self._draw_quietly()
 
@@ -421,31 +423,34 @@ class LiveDiagram:
             self.error = exc
 
     def wait_drawn(self, timeout: float = 5.0) -> LiveDiagram:
-        """Block until no redraw is pending, so the widget shows every recorded event."""
+        """Block until no redraw is pending or running, so the widget shows every recorded event."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
-                timer = self._timer
-            if timer is None:
+                threads = [t for t in (self._timer, self._drawing)
+                           if t is not None and t.is_alive() and t is not threading.current_thread()]
+            if not threads:
                 return self
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f'the diagram did not redraw within {timeout:g} s')
-            timer.join(remaining)
+            threads[0].join(remaining)
 
     def close(self) -> None:
         """Stop following the log, stop any pending redraw, and draw the final state."""
         with self._lock:
             unsubscribe, self._unsubscribe = self._unsubscribe, None
             timer, self._timer = self._timer, None
-        if unsubscribe is None and timer is None:
+        if unsubscribe is None and timer is None and self._drawing is None:
             return
         if unsubscribe is not None:
             unsubscribe()
         if timer is not None:
             timer.cancel()
-            if timer is not threading.current_thread():
-                timer.join()
+        for thread in (timer, self._drawing):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+        self._drawing = None
         self.refresh()
 
     def __enter__(self) -> LiveDiagram:
