@@ -228,7 +228,7 @@ def page(request, browser, lab):
     yield new_page
     report = getattr(request.node, 'report_call', None)
     if report is not None and report.failed:
-        from harness import screenshot
+        from .harness import screenshot
         try:
             path = screenshot(new_page, f'FAILED-{request.node.name}', full=True)
             print(f'screenshot of the failure: {path}')

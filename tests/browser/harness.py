@@ -2,7 +2,7 @@
 
 The fixtures in ``conftest.py`` start one JupyterLab server (on a copy of ``notebooks/``,
 ``helpers/`` and ``tests/browser/fixtures/``) and give each test a fresh ``page``.
-A test then reads like a learner's session::
+A test (in this package, so ``from .harness import ...``) then reads like a learner's session::
 
     @pytest.mark.browser
     def test_panel(page, lab):
