@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 
 __all__ = [
     'PUBLISHED', 'UNROUTABLE', 'DELIVERED', 'ACKED', 'RETRIED', 'DEAD_LETTERED', 'QUARANTINED',
-    'KINDS', 'Event', 'EventLog',
+    'RECONNECTED', 'KINDS', 'Event', 'EventLog',
 ]
 
 PUBLISHED = 'published'          # a producer handed the message to the exchange
@@ -23,7 +23,8 @@ ACKED = 'acked'                  # the handler finished and the message was ackn
 RETRIED = 'retried'              # the handler raised; the message will be tried again
 DEAD_LETTERED = 'dead_lettered'  # the handler kept failing; parked with the reason
 QUARANTINED = 'quarantined'      # the body could not be decoded or was not allowed
-KINDS = (PUBLISHED, UNROUTABLE, DELIVERED, ACKED, RETRIED, DEAD_LETTERED, QUARANTINED)
+RECONNECTED = 'reconnected'      # a worker lost its broker connection and consumes this queue again
+KINDS = (PUBLISHED, UNROUTABLE, DELIVERED, ACKED, RETRIED, DEAD_LETTERED, QUARANTINED, RECONNECTED)
 
 
 class Event(NamedTuple):

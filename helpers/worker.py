@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Union
@@ -28,7 +29,7 @@ from kombu import Consumer, Producer
 from kombu.mixins import ConsumerMixin
 
 from . import config
-from .events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RETRIED, EventLog
+from .events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RECONNECTED, RETRIED, EventLog
 from .topology import DEAD_LETTER_KEY, SEED, Topology
 
 __all__ = ['Delivery', 'Handler', 'Worker', 'WorkerError', 'running_workers', 'stop_all', 'main']
@@ -139,7 +140,22 @@ class Worker(ConsumerMixin):
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
         self.connect_max_retries = None  # once running, ride out broker restarts
+        if self._ready.is_set():  # ready before: the connection was lost and is back
+            why = f' ({_one_line(self.last_error)})' if self.last_error else ''
+            for queue in self.queue_names:
+                self.log.record(RECONNECTED, '', '', queue,
+                                f'worker {self.name!r} lost its broker connection{why} and reconnected; '
+                                'messages it had not acked are delivered again')
         self._ready.set()
+
+    @contextmanager
+    def extra_context(self, connection, channel):
+        """Remember why consuming stopped, so the reconnect can say so."""
+        try:
+            yield
+        except Exception as exc:
+            self.last_error = exc
+            raise
 
     def on_connection_error(self, exc: BaseException, interval: float) -> None:
         self.last_error = exc
