@@ -1,0 +1,151 @@
+"""The full run: several producer threads and N workers on a media scenario, then the reconciliation (04_full_run).
+
+Every worker and every producer thread has a connection of its own.  The
+scenario is generated from a seed, so the same arguments always publish the
+same routing keys and payloads (and the same messages fail and get
+dead-lettered), whatever the broker.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import config
+from .events import EventLog
+from .producer import Publisher
+from .reconcile import SETTLED, Reconciliation, wait_accounted
+from .topology import MEDIA, Topology
+from .worker import Delivery, Worker
+
+__all__ = ['MEDIA_EVENTS', 'MediaError', 'RunResult', 'scenario', 'media_handler', 'renamed', 'full_run']
+
+#: The scenario's routing keys and how often each occurs (weights).  Every key
+#: routes the same way on RabbitMQ and on kombu's virtual transports.
+MEDIA_EVENTS: tuple[tuple[str, int], ...] = (
+    ('video.upload.hd', 3), ('video.upload.sd', 2), ('video.transcode.done', 2),
+    ('image.upload.png', 3), ('image.upload.jpeg', 3), ('image.resize.done', 2),
+    ('audio.upload.mp3', 2), ('audio.normalize.done', 1),
+    ('user.login', 3), ('user.signup', 1), ('user.password_reset', 1),
+)
+
+_runs = itertools.count(1)
+
+
+class MediaError(ValueError):
+    """A media file the simulated processing cannot handle (the payload says corrupt)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a full run did: its event log, its reconciliation and how long it took."""
+
+    log: EventLog
+    reconciliation: Reconciliation
+    seconds: float
+    messages: int
+    workers: int
+    producers: int
+    prefetch: int
+
+    @property
+    def rate(self) -> float:
+        """Settled copies per second (a copy is one message in one queue)."""
+        settled = self.reconciliation.acked + self.reconciliation.dead_lettered + self.reconciliation.quarantined
+        return settled / self.seconds if self.seconds else 0.0
+
+
+def scenario(count: int, seed: int = 4, corrupt_rate: float = 0.0) -> list[tuple[str, dict]]:
+    """``count`` (routing key, payload) pairs drawn from MEDIA_EVENTS with a seeded random generator."""
+    if count < 0:
+        raise ValueError(f'count is {count}: ask for 0 or more messages')
+    rng = random.Random(seed)
+    keys, weights = zip(*MEDIA_EVENTS)
+    items = []
+    for n, key in enumerate(rng.choices(keys, weights=weights, k=count)):
+        payload: dict[str, Any] = {'n': n, 'event': key, 'size_kb': rng.randint(10, 50_000)}
+        if rng.random() < corrupt_rate and not key.startswith('user.'):
+            payload['corrupt'] = True
+        items.append((key, payload))
+    return items
+
+
+def media_handler(work_seconds: float = 0.0) -> Callable[[Any, Delivery], str]:
+    """A handler that 'processes' a media event: sleeps ``work_seconds`` (I/O), fails on corrupt files."""
+    def handle(body: Any, delivery: Delivery) -> str:
+        if work_seconds:
+            time.sleep(work_seconds)
+        if not delivery.queue.startswith('audit') and isinstance(body, dict) and body.get('corrupt'):
+            raise MediaError(f'{body.get("event")} #{body.get("n")}: the file is corrupt')
+        return delivery.queue.removesuffix('_queue')
+    return handle
+
+
+def renamed(topology: Topology, tag: str) -> Topology:
+    """A copy of ``topology`` whose exchange and queue names end in ``_tag`` (isolated from other runs).
+
+    Queues are global by name on RabbitMQ and Redis: two topologies sharing a
+    queue name share its messages.
+    """
+    return Topology(f'{topology.exchange_name}_{tag}',
+                    tuple((f'{queue}_{tag}', key) for queue, key in topology.bindings),
+                    description=topology.description, durable=topology.durable)
+
+
+def _publish(url: str, topology: Topology, log: EventLog, name: str,
+             items: Sequence[tuple[str, dict]], errors: list[BaseException]) -> None:
+    try:
+        with Publisher(url, topology=topology, log=log, name=name) as publisher:
+            for key, payload in items:
+                publisher.publish(key, payload)
+    except BaseException as exc:  # handed to the main thread, which raises it
+        errors.append(exc)
+
+
+def full_run(url: str | None = None, messages: int = 200, workers: int = 4, producers: int = 2, *,
+             topology: Topology = MEDIA, prefetch: int = 1, work_seconds: float = 0.0,
+             corrupt_rate: float = 0.0, seed: int = 4, log: EventLog | None = None, reset: bool = True,
+             timeout: float = 60.0, progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Start ``workers`` workers and ``producers`` publishing threads, wait until every copy settled, stop all.
+
+    The clock runs from the first publish to the last settled copy.  With
+    ``reset`` the topology is deleted and declared afresh first, so nothing
+    left over from an earlier run is consumed.  ``progress(settled, expected)``
+    is called from this thread while waiting.
+    """
+    if workers < 1 or producers < 1:
+        raise ValueError(f'workers={workers}, producers={producers}: a run needs at least one of each')
+    url = config.broker_url(url)
+    log = log if log is not None else EventLog()
+    run = next(_runs)
+    if reset:
+        with config.connect(url) as conn:
+            topology.reset(conn)
+    items = scenario(messages, seed, corrupt_rate)
+    handler = media_handler(work_seconds)
+    crew = [Worker(url, topology=topology, handlers=handler, log=log, prefetch_count=prefetch,
+                   name=f'fullrun-{i}') for i in range(1, workers + 1)]
+    try:
+        for worker in crew:
+            worker.start()
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=_publish, name=f'helpers-producer-r{run}p{i}', daemon=True,
+                                    args=(url, topology, log, f'r{run}p{i}', items[i - 1::producers], errors))
+                   for i in range(1, producers + 1)]
+        start = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        result = wait_accounted(topology, log, timeout=timeout, progress=progress)
+        seconds = max((e.time for e in log.events() if e.kind in SETTLED), default=start) - start
+    finally:
+        for worker in crew:
+            worker.stop()
+    return RunResult(log, result, seconds, messages, workers, producers, prefetch)
