@@ -331,6 +331,10 @@ class DiagramSVG:
     def _repr_svg_(self) -> str:
         return self.svg
 
+    def _repr_html_(self) -> str:
+        # Inline SVG shrinks to the output's width; JupyterLab draws image/svg+xml at full size.
+        return f'<div class="routing-diagram">{self.svg}</div>'
+
     def __repr__(self) -> str:
         return '<routing diagram (SVG)>'
 

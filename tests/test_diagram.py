@@ -254,6 +254,8 @@ def test_diagram_svg_displays_as_svg_with_a_stable_repr():
     log = scripted_log(SEED)
     shown = DiagramSVG.of(SEED, log)
     assert shown._repr_svg_() == render_svg(SEED, log)
+    assert parse(shown._repr_svg_()) is not None
+    assert ET.fromstring(shown._repr_html_()).find(f'{SVG}svg') is not None  # inline, so it shrinks
     assert repr(shown) == repr(DiagramSVG('<svg/>'))
 
 
