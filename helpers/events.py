@@ -53,7 +53,7 @@ class EventLog:
         with self._changed:
             self._events.append(event)
             self._changed.notify_all()
-        for listener in self._listeners:
+        for listener in list(self._listeners):
             try:
                 listener(event)
             except Exception:  # a broken view must never break a worker
