@@ -1,0 +1,287 @@
+"""A control panel: buttons and a routing-key box that publish, counters and a live log per queue (03_producer).
+
+``ControlPanel`` is a thin view.  It publishes with a Publisher it owns (made
+on the main thread, where button callbacks run), and shows what the EventLog
+says: one counter per queue and the last few events.  Worker threads update
+it through the log's ``subscribe`` hook, writing widget values under a lock;
+``refresh()`` redraws everything from the log on the main thread (Colab may
+not repaint changes made by other threads until the main thread sends
+something).  Only ipywidgets API common to 7.7 (Colab) and 8 is used.
+"""
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import threading
+from collections import Counter, deque
+from collections.abc import Iterable
+from typing import Any, Callable, Optional, Union
+
+import ipywidgets as widgets
+
+from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
+from .producer import Publisher, Receipt
+from .topology import SEED, KeyError_, Topology, validate_routing_key
+
+__all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'counter_text', 'log_line']
+
+#: What the payload box holds at first: the seed tutorial's video upload.
+DEFAULT_PAYLOAD = '{"file": "movie.mp4"}'
+MAX_PAYLOAD_CHARS = 2000
+NOTHING_YET = '(no events yet)'
+READY = 'Click a button, or type a routing key and press Publish.'
+
+PublisherSource = Union[str, Callable[[], Publisher], None]
+_panel_numbers = itertools.count(1)
+
+
+class PayloadError(ValueError):
+    """The payload box does not hold a JSON object."""
+
+
+def parse_payload(text: str) -> dict[str, Any]:
+    """The JSON object typed in the payload box, or PayloadError saying how to fix it."""
+    example = 'write a JSON object, e.g. {"file": "movie.mp4"}'
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise PayloadError(f'payload is {len(text)} characters long; keep it under {MAX_PAYLOAD_CHARS}')
+    if not text.strip():
+        raise PayloadError(f'payload is empty: {example} (or {{}} for none)')
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise PayloadError(f'payload is not valid JSON ({exc}): {example}') from None
+    if not isinstance(value, dict):
+        raise PayloadError(f'payload is a JSON {type(value).__name__}, not an object: {example}')
+    return value
+
+
+def counter_text(queue: str, tally: Counter) -> str:
+    """One counter's text, e.g. 'video_queue: 3 acked' (+ dead-lettered, quarantined, in flight)."""
+    text = f'{queue}: {tally[queue, ACKED]} acked'
+    parked = {'dead-lettered': tally[queue, DEAD_LETTERED], 'quarantined': tally[queue, QUARANTINED]}
+    in_flight = tally[queue, DELIVERED] - tally[queue, ACKED] - sum(parked.values())
+    extras = [f'{n} {label}' for label, n in parked.items() if n]
+    if in_flight > 0:
+        extras.append(f'{in_flight} in flight')
+    return text + (f' ({", ".join(extras)})' if extras else '')
+
+
+def log_line(event: Event, queue_width: int = 12) -> str:
+    """One line of the live log: kind, queue, routing key, message id and any detail."""
+    line = f'{event.kind:<13} {event.queue or "-":<{queue_width}} {event.routing_key:<20} {event.message_id}'
+    return line + (f'  ({event.detail})' if event.detail else '')
+
+
+class ControlPanel:
+    """Buttons that publish, a routing-key box, payload, per-queue counters and a live log.
+
+    ``publisher`` is a broker URL (None: ``BROKER_URL`` or ``memory://``) or a
+    callable returning a Publisher that records into ``log``.  Display the
+    panel (or ``panel.widget``); call ``close()`` when done.
+    """
+
+    def __init__(self, publisher: PublisherSource = None, topology: Topology = SEED,
+                 log: Optional[EventLog] = None, routing_keys: Iterable[str] = ('video.upload', 'user.login'),
+                 queues: Optional[Iterable[str]] = None, max_lines: int = 10,
+                 payload: str = DEFAULT_PAYLOAD) -> None:
+        self.topology = topology
+        self.log = log if log is not None else EventLog()
+        self.routing_keys = [validate_routing_key(key) for key in routing_keys]
+        self.queues = list(queues) if queues is not None else topology.queue_names
+        unknown = sorted(set(self.queues) - set(topology.queue_names))
+        if unknown:
+            raise ValueError(f'queues {unknown} are not in the topology; it has {topology.queue_names}')
+        if max_lines < 1:
+            raise ValueError(f'max_lines is {max_lines}: show at least 1 line')
+        self.publisher = self._make_publisher(publisher)
+        self.last_receipt: Optional[Receipt] = None
+        self._lock = threading.Lock()
+        self._drawn = threading.Condition(self._lock)
+        self._tally: Counter = Counter()
+        self._lines: deque[str] = deque(maxlen=max_lines)
+        self._seen: dict[int, Event] = {}  # id -> event: keeps ids unique while remembered
+        self._queue_width = max(len(q) for q in [*topology.queue_names, 'queue'])
+        self._closed = False
+        self._build_widgets(payload)
+        self._unsubscribe: Optional[Callable[[], None]] = self.log.subscribe(self._on_event)
+        self.refresh()
+
+    def _make_publisher(self, source: PublisherSource) -> Publisher:
+        if callable(source):
+            publisher = source()
+            if publisher.log is not self.log:
+                publisher.close()
+                raise ValueError('the publisher factory must return a Publisher recording into the '
+                                 "panel's log: Publisher(url, topology=..., log=log)")
+            return publisher
+        return Publisher(source, topology=self.topology, log=self.log, name=f'panel{next(_panel_numbers)}')
+
+    def _build_widgets(self, payload: str) -> None:
+        self.buttons = {key: widgets.Button(description=key, tooltip=f'publish a message with routing key {key}')
+                        for key in self.routing_keys}
+        self.key_box = widgets.Text(value='', placeholder='any routing key, e.g. video.transcode.hd',
+                                    description='Routing key:')
+        self.publish_button = widgets.Button(description='Publish', button_style='primary',
+                                             tooltip='publish with the routing key typed in the box')
+        self.refresh_button = widgets.Button(description='Refresh', tooltip='redraw counters and log')
+        self.payload_box = widgets.Textarea(value=payload, description='Payload:',
+                                            placeholder='a JSON object, e.g. {"file": "movie.mp4"}',
+                                            layout=widgets.Layout(width='32em', height='4em'))
+        self.message = READY
+        self.status = widgets.HTML(value=_status_html(READY))
+        self.counters = {queue: widgets.Label(value=counter_text(queue, Counter()),
+                                              layout=widgets.Layout(margin='0 2em 0 0'))
+                         for queue in self.queues}
+        self.log_view = widgets.HTML(value=_pre(NOTHING_YET))
+        for key, button in self.buttons.items():
+            button.on_click(lambda _button, key=key: self.publish(key))
+        self.publish_button.on_click(lambda _button: self.publish(self.key_box.value))
+        self.refresh_button.on_click(lambda _button: self.refresh())
+        self.widget = widgets.VBox([
+            widgets.HBox(list(self.buttons.values())),
+            widgets.HBox([self.key_box, self.publish_button]),
+            self.payload_box,
+            self.status,
+            widgets.HBox(list(self.counters.values())),
+            self.log_view,
+            self.refresh_button,
+        ])
+
+    # -- publishing (main thread: button callbacks and notebook code) ----------
+
+    def publish(self, routing_key: str, payload: Optional[str] = None) -> Optional[Receipt]:
+        """Validate the key and the payload box, publish once, show where it went; None if refused."""
+        if self._closed:
+            raise RuntimeError('this panel is closed: make a new ControlPanel')
+        try:
+            validate_routing_key(routing_key)
+            body = parse_payload(self.payload_box.value if payload is None else payload)
+        except (KeyError_, PayloadError) as exc:
+            self._set_status(f'⚠ nothing published: {exc}')
+            return None
+        try:
+            receipt = self.publisher.publish(routing_key, body)
+        except Exception as exc:  # a broker problem: say so in the panel, never a traceback in a cell
+            self._set_status(f'⚠ publish failed: {type(exc).__name__}: {exc}')
+            return None
+        self.last_receipt = receipt
+        where = ', '.join(receipt.queues) if receipt.queues else 'no queue (dropped: nothing is bound to match it)'
+        self._set_status(f'published {routing_key} as {receipt.message_id} → {where}')
+        self.refresh()
+        return receipt
+
+    def _set_status(self, text: str) -> None:
+        with self._lock:
+            self.message = text
+            self.status.value = _status_html(text)
+
+    # -- drawing (any thread; one writer at a time) -----------------------------
+
+    def _on_event(self, event: Event) -> None:
+        """Called by whichever thread recorded ``event`` (often the worker's)."""
+        with self._lock:
+            if self._closed or id(event) in self._seen:
+                return
+            self._take(event)
+            self._draw()
+
+    def _take(self, event: Event) -> None:
+        self._seen[id(event)] = event
+        self._tally[event.queue, event.kind] += 1
+        if event.kind == PUBLISHED or event.queue == '' or event.queue in self.queues:
+            self._lines.append(log_line(event, self._queue_width))
+
+    def _draw(self) -> None:
+        for queue, label in self.counters.items():
+            label.value = counter_text(queue, self._tally)
+        self.log_view.value = _pre('\n'.join(self._lines) or NOTHING_YET)
+        self._drawn.notify_all()
+
+    def refresh(self) -> ControlPanel:
+        """Redraw counters and log from the whole event log (call it from the main thread)."""
+        events = self.log.events()
+        with self._lock:
+            if self._closed:
+                return self
+            self._tally.clear()
+            self._lines.clear()
+            self._seen.clear()
+            for event in events:
+                self._take(event)
+            self._draw()
+        return self
+
+    def wait_drawn(self, timeout: float = 5.0) -> ControlPanel:
+        """Block until the panel shows every event in the log (worker threads draw it)."""
+        def drawn() -> bool:
+            return self._closed or len(self._seen) >= len(self.log)
+        with self._drawn:
+            if not self._drawn.wait_for(drawn, timeout):
+                raise TimeoutError(f'the panel shows {len(self._seen)} of {len(self.log)} events '
+                                   f'after {timeout:g} s')
+        return self
+
+    def counts(self) -> dict[str, str]:
+        """{queue: counter text} as shown right now."""
+        with self._lock:
+            return {queue: label.value for queue, label in self.counters.items()}
+
+    def lines(self) -> list[str]:
+        """The live log's lines as shown right now (at most ``max_lines``)."""
+        with self._lock:
+            return list(self._lines)
+
+    # -- lifetime ---------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop following the log, release the publisher's connection, close the widgets."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            unsubscribe, self._unsubscribe = self._unsubscribe, None
+            self._drawn.notify_all()
+        if unsubscribe is not None:
+            unsubscribe()
+        self.publisher.close()
+        for widget in _walk(self.widget):
+            for part in (getattr(widget, 'style', None), getattr(widget, 'layout', None), widget):
+                if part is not None:
+                    part.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> ControlPanel:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def __repr__(self) -> str:
+        state = 'closed' if self._closed else 'open'
+        return f'<ControlPanel for {self.topology.exchange_name} ({state}): {", ".join(self.routing_keys)}>'
+
+
+def _pre(text: str) -> str:
+    return f'<pre style="margin: 0; font-size: 12px">{html.escape(text, quote=False)}</pre>'
+
+
+def _status_html(text: str) -> str:
+    colour = '#c92a2a' if text.startswith('⚠') else '#1f2328'
+    return f'<span style="color: {colour}">{html.escape(text, quote=False)}</span>'
+
+
+def _walk(widget: widgets.Widget) -> list[widgets.Widget]:
+    """``widget`` and everything inside it, children first."""
+    found = []
+    for child in getattr(widget, 'children', ()):
+        found.extend(_walk(child))
+    return [*found, widget]

@@ -1,0 +1,192 @@
+"""The control panel: garbage in the boxes publishes nothing, each click publishes once, counters match the log."""
+import threading
+import uuid
+
+import pytest
+
+from helpers import config
+from helpers.events import ACKED, PUBLISHED, QUARANTINED
+from helpers.panel import ControlPanel, PayloadError, counter_text, log_line, parse_payload
+from helpers.producer import Publisher
+from helpers.topology import MEDIA, RoutingKeyError, Topology
+from helpers.worker import Worker
+
+
+@pytest.fixture
+def topology(broker_url, unique_topology):
+    """The seed's bindings on a fresh exchange, with its queues empty.
+
+    memory:// queues are process-global by name, so other tests may have left messages in them.
+    """
+    with config.connect(broker_url) as conn, conn.channel() as channel:
+        for queue in unique_topology.queues():
+            queue.bind(channel).purge()
+    return unique_topology
+
+
+@pytest.fixture
+def private(memory_url):
+    """A topology whose queue names no other test uses, deleted afterwards (for tests nobody consumes)."""
+    tag = uuid.uuid4().hex[:8]
+    topo = Topology(f'panel_{tag}', ((f'video_{tag}', 'video.#'), (f'audit_{tag}', '#')))
+    yield topo
+    with config.connect(memory_url) as conn:
+        topo.delete(conn)
+
+
+@pytest.fixture
+def panel(memory_url, private, log):
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    yield panel
+    panel.close()
+
+
+@pytest.mark.parametrize('typed, says', [
+    ('', 'routing key is empty'),
+    ('video upload', 'contains a space'),
+    (' video.upload', 'contains a space'),
+    ('video.*', 'wildcards only work in binding keys'),
+    ('#', 'wildcards only work in binding keys'),
+    ('video.up*', 'are not patterns here'),
+    ('video..upload', 'empty word'),
+    ('video.', 'empty word'),
+    ('v' * 300, 'at most 255'),
+])
+def test_bad_routing_key_in_the_box_publishes_nothing(panel, log, typed, says):
+    panel.key_box.value = typed
+    panel.publish_button.click()
+    assert panel.message.startswith('⚠ nothing published:') and says in panel.message
+    assert says in panel.status.value
+    assert log.count(PUBLISHED) == 0 and panel.last_receipt is None
+
+
+@pytest.mark.parametrize('payload, says', [
+    ('{file: movie.mp4}', 'not valid JSON'),
+    ("{'file': 'movie.mp4'}", 'not valid JSON'),
+    ('', 'payload is empty'),
+    ('   ', 'payload is empty'),
+    ('[1, 2]', 'JSON list, not an object'),
+    ('"movie.mp4"', 'JSON str, not an object'),
+    ('{"a": "' + 'x' * 3000 + '"}', 'keep it under'),
+])
+def test_bad_payload_publishes_nothing(panel, log, payload, says):
+    panel.payload_box.value = payload
+    panel.buttons['video.upload'].click()
+    assert panel.message.startswith('⚠ nothing published:') and says in panel.message
+    assert log.count(PUBLISHED) == 0
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('{}', {}),
+    ('{"file": "movie.mp4"}', {'file': 'movie.mp4'}),
+    (' {"user": "admin", "n": 2} ', {'user': 'admin', 'n': 2}),
+])
+def test_parse_payload_accepts_json_objects(text, expected):
+    assert parse_payload(text) == expected
+
+
+def test_parse_payload_error_type():
+    with pytest.raises(PayloadError, match='e.g.'):
+        parse_payload('nope')
+
+
+def test_buttons_are_named_by_routing_key(memory_url, log):  # nothing is published
+    keys = ['video.upload', 'video.transcode.hd', 'user.login']
+    with ControlPanel(memory_url, topology=MEDIA, log=log, routing_keys=keys) as panel:
+        assert list(panel.buttons) == keys
+        assert [b.description for b in panel.buttons.values()] == keys
+        assert list(panel.counters) == MEDIA.queue_names
+        assert panel.publish_button.description == 'Publish'
+
+
+@pytest.mark.parametrize('kwargs, error, says', [
+    ({'routing_keys': ['video.*']}, RoutingKeyError, 'wildcards'),
+    ({'queues': ['nope_queue']}, ValueError, 'not in the topology'),
+    ({'max_lines': 0}, ValueError, 'at least 1'),
+])
+def test_bad_panel_arguments_fail_early(memory_url, log, kwargs, error, says):
+    with pytest.raises(error, match=says):
+        ControlPanel(memory_url, log=log, **kwargs)
+
+
+def test_factory_must_share_the_log(memory_url, private, log):
+    with pytest.raises(ValueError, match="panel's log"):
+        ControlPanel(lambda: Publisher(memory_url, topology=private), topology=private, log=log)
+    with ControlPanel(lambda: Publisher(memory_url, topology=private, log=log), topology=private,
+                      log=log) as panel:
+        assert panel.publish('user.login').routed
+
+
+def test_each_click_publishes_once_and_counters_match_the_log(broker_url, topology, log):
+    keys = ['video.upload', 'user.login']
+    panel = ControlPanel(broker_url, topology=topology, log=log, routing_keys=keys, max_lines=4)
+    with Worker(broker_url, topology=topology, log=log):
+        for key in [*keys, 'video.upload']:
+            panel.buttons[key].click()
+        panel.key_box.value = 'video.transcode.hd'
+        panel.publish_button.click()
+        assert [e.routing_key for e in log.events(PUBLISHED)] == [*keys, 'video.upload', 'video.transcode.hd']
+        mine = set(log.ids(PUBLISHED))
+        assert len(mine) == 4
+        # audit_queue gets all 4, video_queue 3.  (Queue names are shared on a real broker: other test
+        # runs may put messages into them, so count only ours.)
+        log.wait_until(lambda lg: len([i for i in lg.ids(ACKED) if i in mine]) >= 7, what='7 acks')
+        log.wait_settled()
+        panel.wait_drawn()  # the worker thread drew the last events, no refresh needed
+        shown = panel.counts()
+    ours = {q: len([i for i in log.ids(ACKED, q) if i in mine]) for q in topology.queue_names}
+    assert ours == {'audit_queue': 4, 'video_queue': 3}
+    assert shown == {q: f'{q}: {n} acked' for q, n in log.per_queue(ACKED).items()}
+    assert len(panel.lines()) == 4
+    assert panel.refresh().counts() == shown
+    # The worker may ack before the main thread logs 'published': after refresh the view follows the log.
+    assert panel.lines() == [log_line(e, len('audit_queue')) for e in log.events()[-4:]]
+    panel.close()
+
+
+@pytest.mark.parametrize('broker_url', ['memory'], indirect=True)
+def test_worker_thread_updates_reach_the_widgets(memory_url, topology, log):
+    with ControlPanel(memory_url, topology=topology, log=log) as panel, \
+            Worker(memory_url, topology=topology, log=log, queues=['video_queue']):
+        panel.payload_box.value = '{"file": "a.mp4"}'
+        panel.buttons['video.upload'].click()
+        log.wait_for(ACKED, 1)
+        panel.wait_drawn()
+        assert panel.counters['video_queue'].value == 'video_queue: 1 acked'
+        assert 'video.upload' in panel.log_view.value
+
+
+@pytest.mark.parametrize('kinds, text', [
+    ({}, 'q: 0 acked'),
+    ({'acked': 2, 'delivered': 3}, 'q: 2 acked (1 in flight)'),
+    ({'acked': 1, 'delivered': 3, 'dead_lettered': 1, 'quarantined': 1},
+     'q: 1 acked (1 dead-lettered, 1 quarantined)'),
+])
+def test_counter_text(kinds, text):
+    from collections import Counter
+    assert counter_text('q', Counter({('q', k): n for k, n in kinds.items()})) == text
+
+
+@pytest.mark.parametrize('broker_url', ['memory'], indirect=True)
+def test_quarantined_messages_show_in_the_counter(broker_url, topology, log):
+    with ControlPanel(broker_url, topology=topology, log=log) as panel, \
+            Worker(broker_url, topology=topology, log=log, queues=['audit_queue']), \
+            Publisher(broker_url, topology=topology, log=log) as pub:
+        pub.publish_raw('user.login', b'{oops', 'application/json')
+        log.wait_for(QUARANTINED, 1)
+        panel.wait_drawn()
+        assert panel.counts()['audit_queue'] == 'audit_queue: 0 acked (1 quarantined)'
+
+
+def test_close_leaves_no_threads_and_stops_following(memory_url, private, log):
+    before = set(threading.enumerate())
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    panel.buttons['user.login'].click()
+    panel.close()
+    panel.close()  # twice is fine
+    assert set(threading.enumerate()) <= before
+    assert panel.closed and all(not b.comm for b in panel.buttons.values())
+    log.record(PUBLISHED, 'after-close', 'user.login')
+    assert 'after-close' not in panel.log_view.value
+    with pytest.raises(RuntimeError, match='closed'):
+        panel.publish('user.login')
