@@ -15,15 +15,16 @@ Run it as a separate process (how a class scales out on RabbitMQ)::
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Union
+from typing import Any, Callable, NamedTuple, Union
 
 from kombu import Consumer, Producer
 from kombu.mixins import ConsumerMixin
@@ -35,9 +36,8 @@ from .topology import DEAD_LETTER_KEY, SEED, Topology
 __all__ = ['Delivery', 'Handler', 'Worker', 'WorkerError', 'running_workers', 'stop_all', 'main']
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """What a handler learns about the message it is handling."""
+class Delivery(NamedTuple):
+    """What a handler learns about the message it is handling (immutable)."""
 
     queue: str
     routing_key: str
@@ -115,6 +115,7 @@ class Worker(ConsumerMixin):
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._dead_letters: Producer | None = None
+        self._client = None  # the connection ConsumerMixin consumes on (a clone of self.connection)
 
     def _handlers_by_queue(self, handlers: Handlers) -> dict[str, Handler]:
         if handlers is None or callable(handlers):
@@ -129,9 +130,13 @@ class Worker(ConsumerMixin):
     def get_consumers(self, Consumer: type[Consumer], channel) -> list[Consumer]:
         """One consumer per queue, each with a callback that knows its queue."""
         self.topology.dead_letter_queue().bind(channel).declare()
-        # A channel of its own, so waiting for a confirm never mixes with deliveries.
-        self._dead_letters = Producer(channel.connection.client.channel(),
-                                      exchange=self.topology.dead_letter_exchange())
+        # A channel of its own, so waiting for a confirm never mixes with deliveries.  On the
+        # virtual transports an idle channel slows every delivery (kombu polls each channel in
+        # turn), so there it is opened when the first message is parked.
+        self._client = channel.connection.client
+        self._dead_letters = None
+        if self.transport == 'amqp':
+            self._dead_letter_producer()
         return [
             Consumer(queues=[self.topology.queue(name)], accept=self.accept,
                      prefetch_count=self.prefetch_count, on_message=partial(self._on_message, name))
@@ -162,6 +167,11 @@ class Worker(ConsumerMixin):
         if self.should_stop:
             raise WorkerError(f'worker {self.name!r} stopped while reconnecting: {exc}')
 
+    def _dead_letter_producer(self) -> Producer:
+        if self._dead_letters is None:
+            self._dead_letters = Producer(self._client.channel(), exchange=self.topology.dead_letter_exchange())
+        return self._dead_letters
+
     # -- the message path ------------------------------------------------------
 
     def _on_message(self, queue: str, message) -> None:
@@ -176,11 +186,11 @@ class Worker(ConsumerMixin):
                        f'cannot decode {message.content_type!r} body: {_one_line(exc)}', attempts=0)
             return
         handler = self.handlers[queue]
+        redelivered, headers = bool(delivery_info.get('redelivered')), message.headers or {}
         attempt = 0
         while True:
             attempt += 1
-            delivery = Delivery(queue, routing_key, message_id, attempt,
-                                bool(delivery_info.get('redelivered')), message.headers or {})
+            delivery = Delivery(queue, routing_key, message_id, attempt, redelivered, headers)
             try:
                 result = handler(body, delivery)
             except Exception as exc:
@@ -203,7 +213,7 @@ class Worker(ConsumerMixin):
         headers = {**(message.headers or {}), 'x-reason': reason, 'x-outcome': kind,
                    'x-original-queue': queue, 'x-original-routing-key': routing_key,
                    'x-attempts': attempts}
-        self._dead_letters.publish(
+        self._dead_letter_producer().publish(
             message.body, routing_key=DEAD_LETTER_KEY, headers=headers, message_id=message_id,
             content_type=message.content_type or 'application/octet-stream',
             content_encoding=message.content_encoding or 'binary',
@@ -280,38 +290,84 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
     parser.add_argument('--queues', default=None, help='comma-separated queue names (default: all)')
     parser.add_argument('--topology', default='seed', choices=['seed', 'media'])
+    parser.add_argument('--exchange', default=None,
+                        help="use this exchange name instead of the topology's (e.g. one per student)")
+    parser.add_argument('--bind', action='append', default=None, metavar='QUEUE=KEY',
+                        help="bind QUEUE with binding KEY instead of the topology's bindings (repeatable)")
     parser.add_argument('--prefetch', type=int, default=1)
-    parser.add_argument('--work-seconds', type=float, default=0.0, help='simulated work per message')
+    parser.add_argument('--work-seconds', type=float, default=0.0,
+                        help='simulated work per message (a JSON body {"work_seconds": s} overrides it)')
     parser.add_argument('--name', default='cli')
+    parser.add_argument('--json', action='store_true', help='print one JSON object per line (for programs)')
+    parser.add_argument('--stop-on-eof', action='store_true',
+                        help='also stop when standard input closes (the parent process ended)')
     args = parser.parse_args(argv)
 
     from . import topology as topologies
     topo = topologies.MEDIA if args.topology == 'media' else topologies.SEED
+    try:
+        topo = _custom_topology(topo, args.exchange, args.bind)
+    except ValueError as exc:
+        parser.error(str(exc))
     queues = args.queues.split(',') if args.queues else None
 
-    def work(body: Any, delivery: Delivery) -> None:
-        if args.work_seconds:
-            time.sleep(args.work_seconds)
+    def work(body: Any, delivery: Delivery) -> str | None:
+        seconds = args.work_seconds
+        if isinstance(body, dict) and isinstance(body.get('work_seconds'), (int, float)):
+            seconds = body['work_seconds']
+        if seconds:
+            time.sleep(seconds)
+        return 'redelivered' if delivery.redelivered else None
+
+    def say(kind: str, text: str, **fields: Any) -> None:
+        if args.json:
+            print(json.dumps({'kind': kind, 'worker': args.name, 'pid': os.getpid(), **fields}), flush=True)
+        else:
+            print(text, flush=True)
 
     log = EventLog()
-    log.subscribe(lambda e: print(f'{e.kind:>13} {e.queue or "-":<16} {e.routing_key:<20} {e.message_id}'
-                                  + (f'  ({e.detail})' if e.detail else ''), flush=True))
-    worker = Worker(args.broker, queues, topology=topo, handlers=work, log=log,
-                    prefetch_count=args.prefetch, name=args.name)
+    log.subscribe(lambda e: say(e.kind, f'{e.kind:>13} {e.queue or "-":<16} {e.routing_key:<20} {e.message_id}'
+                                + (f'  ({e.detail})' if e.detail else ''),
+                                queue=e.queue, routing_key=e.routing_key, message_id=e.message_id,
+                                detail=e.detail))
+    try:
+        worker = Worker(args.broker, queues, topology=topo, handlers=work, log=log,
+                        prefetch_count=args.prefetch, name=args.name)
+    except ValueError as exc:
+        parser.error(str(exc))
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    if args.stop_on_eof:
+        threading.Thread(target=lambda: (sys.stdin.read(), stopping.set()), daemon=True).start()
     try:
         worker.start()
     except (WorkerError, config.BrokerError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
-    print(f'ready: {worker!r} (Ctrl+C to stop)', flush=True)
+    say('ready', f'ready: {worker!r} (Ctrl+C to stop)', queues=worker.queue_names)
     stopping.wait()
     worker.stop()
-    print(f'stopped: {log.count(ACKED)} acked, {log.count(DEAD_LETTERED)} dead-lettered, '
-          f'{log.count(QUARANTINED)} quarantined', flush=True)
+    counts = {'acked': log.count(ACKED), 'dead_lettered': log.count(DEAD_LETTERED),
+              'quarantined': log.count(QUARANTINED)}
+    say('stopped', f'stopped: {counts["acked"]} acked, {counts["dead_lettered"]} dead-lettered, '
+                   f'{counts["quarantined"]} quarantined', **counts)
     return 0
+
+
+def _custom_topology(topo: Topology, exchange: str | None, binds: list[str] | None) -> Topology:
+    """``topo`` with another exchange name and/or other (queue, binding key) pairs."""
+    if binds:
+        pairs = []
+        for item in binds:
+            queue, sep, key = item.partition('=')
+            if not sep or not queue:
+                raise ValueError(f'--bind {item!r}: write QUEUE=KEY, as in --bind video_queue=video.#')
+            pairs.append((queue, key))
+        topo = Topology(exchange or topo.exchange_name, tuple(pairs))
+    elif exchange:
+        topo = Topology(exchange, topo.bindings)
+    return topo
 
 
 if __name__ == '__main__':

@@ -1,0 +1,256 @@
+"""Worker processes started, watched and stopped from a notebook (05_scaling_out).
+
+Each process runs ``python -m helpers.worker --json`` and prints one JSON line
+per event.  A reader thread per process (it never prints) turns those lines
+into events in the process's own EventLog, so the notebook waits on events as
+it does for worker threads, and learns which process handled which message.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Callable
+
+from . import config
+from .events import ACKED, DELIVERED, EventLog
+from .topology import Topology
+
+__all__ = ['WorkerProcess', 'WorkerFleet', 'worker_command', 'needs_rabbitmq']
+
+_HELPERS_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def needs_rabbitmq(url: str | None = None) -> str:
+    """'' on RabbitMQ, else one line saying why the scaling-out cells are skipped on this broker."""
+    transport = config.transport_of(url)
+    if transport == 'amqp':
+        return ''
+    why = {'memory': "memory:// lives inside this Python process: no other process can reach its queues",
+           'redis': "redis:// gives unacked messages back only after a visibility timeout (1 h)"}
+    return f'skipped on {transport}://: {why[transport]}; set BROKER_URL=amqp://... to run it'
+
+
+def worker_command(topology: Topology, queues: Iterable[str] | None = None, *, name: str = 'w1',
+                   prefetch: int = 1, work_seconds: float = 0.0, python: str = 'python') -> list[str]:
+    """The command line that runs one worker process for ``topology`` (the broker comes from $BROKER_URL)."""
+    command = [python, '-m', 'helpers.worker', '--exchange', topology.exchange_name]
+    for queue, key in topology.bindings:
+        command += ['--bind', f'{queue}={key}']
+    if queues is not None:
+        command += ['--queues', ','.join(queues)]
+    command += ['--prefetch', str(prefetch), '--name', name]
+    if work_seconds:
+        command += ['--work-seconds', f'{work_seconds:g}']
+    return command
+
+
+class WorkerProcess:
+    """One ``python -m helpers.worker`` process whose events land in ``self.log``."""
+
+    def __init__(self, command: list[str], name: str, url: str, on_event: Callable[[], None]) -> None:
+        self.name = name
+        self.log = EventLog()
+        self.stopped_line: dict | None = None
+        self._terminated = False
+        self._ready = threading.Event()
+        self._on_event = on_event
+        env = {**os.environ, 'BROKER_URL': url, 'PYTHONUNBUFFERED': '1',
+               'PYTHONPATH': os.pathsep.join(filter(None, [_HELPERS_ROOT, os.environ.get('PYTHONPATH')]))}
+        self._errors = tempfile.TemporaryFile('w+')  # a file, not a pipe: a chatty worker never blocks on it
+        # stdin stays open as a pipe: if this Python process dies, the worker sees EOF and stops.
+        self.popen = subprocess.Popen([*command, '--json', '--stop-on-eof'], env=env, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=self._errors, text=True)
+        self._reader = threading.Thread(target=self._read, name=f'helpers-reader-{name}', daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def is_running(self) -> bool:
+        return self.popen.poll() is None
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            try:
+                fields = json.loads(line)
+            except ValueError:
+                continue  # not one of ours
+            kind = fields.get('kind')
+            if kind == 'ready':
+                self._ready.set()
+            elif kind == 'stopped':
+                self.stopped_line = fields
+            else:
+                self.log.record(kind, fields.get('message_id', ''), fields.get('routing_key', ''),
+                                fields.get('queue', ''), fields.get('detail', ''))
+            self._on_event()
+        self._on_event()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until the process consumes; raise RuntimeError with its error output if it exits first."""
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            if not self.is_running or time.monotonic() > deadline:
+                self.kill()
+                self._errors.seek(0)
+                error = self._errors.read().strip().splitlines()
+                why = error[-1] if error else f'not consuming after {timeout:g} s'
+                raise RuntimeError(f'worker process {self.name} did not start: {why}')
+
+    def handled(self) -> list[str]:
+        """The ids of the messages this process acked, in order."""
+        return self.log.ids(ACKED)
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, in the middle of whatever it was doing."""
+        if self.is_running:
+            self.popen.kill()
+        self._close()
+
+    def terminate(self) -> None:
+        """Send SIGTERM once (a second one could land while Python shuts down and kill it)."""
+        if self.is_running and not self._terminated:
+            self._terminated = True
+            self.popen.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then wait: the worker finishes the message in hand, acks it and exits; returns its exit code."""
+        self.terminate()
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout)
+            raise RuntimeError(f'worker process {self.name} ignored SIGTERM for {timeout:g} s; killed it') from None
+        self._close()
+        return code
+
+    def _close(self) -> None:
+        self.popen.wait()
+        self._reader.join(5)
+        for stream in (self.popen.stdin, self.popen.stdout, self._errors):
+            try:
+                stream.close()
+            except OSError:  # stdin of a killed process: nobody left to flush to
+                pass
+
+    def __repr__(self) -> str:
+        state = 'running' if self.is_running else f'exited ({self.popen.returncode})'
+        return f'<WorkerProcess {self.name} {state}>'
+
+
+class WorkerFleet:
+    """Several worker processes on one topology; ``wait_*`` methods block on their events."""
+
+    def __init__(self, size: int, topology: Topology, queues: Iterable[str] | None = None, *,
+                 url: str | None = None, prefetch: int = 1, work_seconds: float = 0.0) -> None:
+        self.url = config.broker_url(url)
+        if needs_rabbitmq(self.url):
+            raise RuntimeError(needs_rabbitmq(self.url))
+        self.topology = topology
+        self.queues = list(queues) if queues is not None else topology.queue_names
+        self.size = size
+        self.prefetch = prefetch
+        self.work_seconds = work_seconds
+        self.processes: list[WorkerProcess] = []
+        self._changed = threading.Condition()
+
+    def start(self, timeout: float = 30.0) -> WorkerFleet:
+        """Start every process, then return once all of them consume."""
+        for number in range(1, self.size + 1):
+            name = f'w{number}'
+            command = worker_command(self.topology, self.queues, name=name, prefetch=self.prefetch,
+                                     work_seconds=self.work_seconds, python=sys.executable)
+            self.processes.append(WorkerProcess(command, name, self.url, self._notify))
+        _started.append(self)
+        try:
+            for process in self.processes:
+                process.wait_ready(timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def __iter__(self) -> Iterator[WorkerProcess]:
+        return iter(self.processes)
+
+    def running(self) -> list[WorkerProcess]:
+        """The processes that have not exited."""
+        return [p for p in self.processes if p.is_running]
+
+    def handled(self) -> dict[str, list[str]]:
+        """{process name: ids of the messages it acked}."""
+        return {p.name: p.handled() for p in self.processes}
+
+    def acked_ids(self) -> Counter:
+        """How many times each message id was acked, over all processes."""
+        return Counter(mid for p in self.processes for mid in p.handled())
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0, what: str = 'the events') -> None:
+        """Block until ``condition()`` is true; raise TimeoutError after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f'waited {timeout:g} s for {what}; handled so far: {self.handled()}')
+                self._changed.wait(min(remaining, 0.5))
+
+    def wait_acked(self, count: int, timeout: float = 30.0) -> None:
+        """Block until ``count`` acks in total were reported."""
+        self.wait_until(lambda: sum(self.acked_ids().values()) >= count, timeout, f'{count} acked messages')
+
+    def wait_received(self, message_id: str, timeout: float = 30.0) -> WorkerProcess:
+        """Block until some process received ``message_id``; return that process."""
+        def holder() -> WorkerProcess | None:
+            return next((p for p in self.processes if message_id in p.log.ids(DELIVERED)), None)
+        self.wait_until(lambda: holder() is not None, timeout, f'a process to receive {message_id}')
+        return holder()
+
+    def wait_handled(self, message_id: str, timeout: float = 30.0) -> WorkerProcess:
+        """Block until some process acked ``message_id``; return that process."""
+        def handler() -> WorkerProcess | None:
+            return next((p for p in self.processes if message_id in p.handled()), None)
+        self.wait_until(lambda: handler() is not None, timeout, f'a process to ack {message_id}')
+        return handler()
+
+    def stop(self, timeout: float = 10.0) -> dict[str, int]:
+        """SIGTERM every running process, wait for each; return {name: exit code}."""
+        for process in self.running():
+            process.terminate()  # all at once, so they stop in parallel
+        codes = {p.name: p.stop(timeout) for p in self.processes}
+        if self in _started:
+            _started.remove(self)
+        return codes
+
+    def __enter__(self) -> WorkerFleet:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+_started: list[WorkerFleet] = []
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for fleet in list(_started):
+        for process in fleet.running():
+            process.popen.kill()

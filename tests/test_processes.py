@@ -1,0 +1,141 @@
+"""Worker processes (05_scaling_out): the worker CLI's options, round-robin and redelivery on RabbitMQ."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import BROKERS, require_broker
+
+from helpers import config
+from helpers.processes import WorkerFleet, needs_rabbitmq, worker_command
+from helpers.producer import Publisher
+from helpers.topology import SEED, Topology
+from helpers.worker import _custom_topology
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize('exchange, binds, expected_exchange, expected_bindings', [
+    (None, None, 'media_exchange', SEED.bindings),
+    ('class_a', None, 'class_a', SEED.bindings),
+    (None, ['jobs=video.#'], 'media_exchange', (('jobs', 'video.#'),)),
+    ('x', ['a=video.*', 'a=image.*', 'b=#'], 'x', (('a', 'video.*'), ('a', 'image.*'), ('b', '#'))),
+])
+def test_custom_topology(exchange, binds, expected_exchange, expected_bindings):
+    topology = _custom_topology(SEED, exchange, binds)
+    assert (topology.exchange_name, topology.bindings) == (expected_exchange, expected_bindings)
+
+
+@pytest.mark.parametrize('bind, message', [
+    ('jobs', 'write QUEUE=KEY'),
+    ('=video.#', 'write QUEUE=KEY'),
+    ('jobs=video.*x', 'wildcard must be a whole word'),
+])
+def test_custom_topology_rejects(bind, message):
+    with pytest.raises(ValueError, match=message):
+        _custom_topology(SEED, None, [bind])
+
+
+def test_worker_command_round_trips_through_the_cli_options():
+    topology = Topology('scaling_out', (('transcode_queue', 'video.#'), ('transcode_queue', 'audio.#')))
+    command = worker_command(topology, ['transcode_queue'], name='w2', prefetch=3, work_seconds=0.5)
+    assert command == ['python', '-m', 'helpers.worker', '--exchange', 'scaling_out',
+                       '--bind', 'transcode_queue=video.#', '--bind', 'transcode_queue=audio.#',
+                       '--queues', 'transcode_queue', '--prefetch', '3', '--name', 'w2', '--work-seconds', '0.5']
+    binds = [command[i + 1] for i, arg in enumerate(command) if arg == '--bind']
+    assert _custom_topology(SEED, 'scaling_out', binds) == topology
+
+
+@pytest.mark.parametrize('url, skipped', [
+    ('memory://', 'skipped on memory://'),
+    ('redis://localhost:6379/0', 'skipped on redis://'),
+    ('amqp://guest:guest@localhost:5672//', ''),
+])
+def test_needs_rabbitmq(url, skipped):
+    message = needs_rabbitmq(url)
+    assert message.startswith(skipped) if skipped else message == ''
+
+
+def test_fleet_refuses_a_broker_other_processes_cannot_share():
+    with pytest.raises(RuntimeError, match='memory://'):
+        WorkerFleet(2, SEED, url='memory://')
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    env = {**os.environ, 'PYTHONPATH': str(ROOT)}
+    return subprocess.Popen([sys.executable, '-m', 'helpers.worker', '--broker', 'memory://', '--json', *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def _lines(process: subprocess.Popen) -> list[dict]:
+    out = process.stdout.read()
+    process.wait(20)
+    process.stdout.close()
+    if not process.stdin.closed:
+        process.stdin.close()
+    return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.mark.parametrize('how', ['sigterm', 'stdin closed'])
+def test_cli_says_ready_and_stopped_in_json(how):
+    process = _cli('--name', 'solo', '--stop-on-eof', '--exchange', 'cli_test', '--bind', 'jobs=video.#')
+    ready = json.loads(process.stdout.readline())
+    assert (ready['kind'], ready['worker'], ready['queues'], ready['pid']) == ('ready', 'solo', ['jobs'], process.pid)
+    if how == 'sigterm':
+        process.send_signal(signal.SIGTERM)
+    else:
+        process.stdin.close()
+    lines = _lines(process)
+    assert process.returncode == 0
+    assert lines == [{'kind': 'stopped', 'worker': 'solo', 'pid': process.pid,
+                      'acked': 0, 'dead_lettered': 0, 'quarantined': 0}]
+
+
+def test_cli_rejects_an_unknown_queue():
+    process = _cli('--queues', 'nope')
+    _lines(process)
+    assert process.returncode == 2
+
+
+@pytest.fixture
+def amqp_topology():
+    url = require_broker(BROKERS['amqp'])
+    suffix = uuid.uuid4().hex[:8]
+    topology = Topology(f'test_scaling_{suffix}', ((f'test_jobs_{suffix}', 'video.#'),))
+    with config.connect(url) as conn:
+        topology.reset(conn)
+    yield url, topology
+    with config.connect(url) as conn:
+        topology.delete(conn)
+
+
+def test_round_robin_and_redelivery_on_rabbitmq(amqp_topology):
+    url, topology = amqp_topology
+    fleet = WorkerFleet(3, topology, url=url, work_seconds=0.02).start()
+    try:
+        with Publisher(url, topology=topology, name='t') as publisher:
+            sent = [publisher.publish('video.transcode', {'n': n}).message_id for n in range(9)]
+            fleet.wait_acked(len(sent))
+            handled = fleet.handled()
+            assert sorted(fleet.acked_ids()) == sorted(sent)
+            assert set(fleet.acked_ids().values()) == {1}
+            assert all(handled[name] for name in ('w1', 'w2', 'w3')), handled
+
+            slow = publisher.publish('video.transcode', {'work_seconds': 2}).message_id
+            victim = fleet.wait_received(slow)
+            victim.kill()
+            rescuer = fleet.wait_handled(slow)
+        assert rescuer is not victim
+        assert slow not in victim.handled()
+        assert [e.detail for e in rescuer.log.events('acked') if e.message_id == slow] == ['redelivered']
+        assert fleet.acked_ids()[slow] == 1
+    finally:
+        codes = fleet.stop()
+    assert sorted(codes.values()) == [-signal.SIGKILL, 0, 0]
+    assert fleet.running() == []
