@@ -1,0 +1,114 @@
+"""The seed tutorial's worker, rebuilt as a specimen to study: it records instead of printing (02_worker).
+
+``SeedWorker`` keeps the tutorial's design on purpose, bugs included: one
+``Consumer`` over both queues, one callback that picks a branch with
+``'video' in routing_key`` and ``'audit' in routing_key``, ``prefetch_count=1``,
+an ack at the very end, and an exception handler that only reports.  So a
+``video.upload`` message is transcoded twice (a copy arrives from each queue),
+the audit branch never runs (no routing key contains "audit"), the callback
+cannot say which queue a message came from, and a failing message is never
+acked.  Each step is recorded in an EventLog (queue ``'?'``: the callback
+cannot know it) so a notebook can show all of this.  Use ``helpers.worker.Worker``
+for real work.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from kombu.mixins import ConsumerMixin
+
+from . import config
+from .events import ACKED, DELIVERED, EventLog
+from .topology import SEED, Topology
+
+__all__ = ['UNKNOWN_QUEUE', 'TRANSCODED', 'AUDITED', 'FAILED', 'SEED_MESSAGES', 'SeedWorker']
+
+UNKNOWN_QUEUE = '?'      # what the seed's callback knows about where a message came from
+TRANSCODED = 'transcoded'  # the video branch ran
+AUDITED = 'audited'        # the audit branch ran (it never does)
+FAILED = 'failed'          # the callback raised: reported, not acked, not retried
+
+#: The two messages the seed publishes: (routing key, payload).  Ids are fixed so outputs are stable.
+SEED_MESSAGES = (
+    ('video.upload', {'id': 'seed0001', 'file': 'movie.mp4'}),
+    ('user.login', {'id': 'seed0002', 'user': 'admin'}),
+)
+
+SAFETY_INTERVAL = 0.05  # how often an idle worker checks should_stop (kombu's default: 1 s)
+
+
+class SeedWorker(ConsumerMixin):
+    """The tutorial's worker: one consumer over every queue, one callback, branches on the routing key."""
+
+    def __init__(self, url: str | None = None, *, topology: Topology = SEED, log: EventLog | None = None,
+                 transcode: Callable[[dict], Any] | None = None) -> None:
+        self.topology = topology
+        self.log = log if log is not None else EventLog()
+        self.transcode = transcode or (lambda payload: None)  # the seed slept 0.5 s here
+        self.connection = config.connect(url)
+        self.should_stop = False
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def get_consumers(self, Consumer, channel) -> list:
+        """The seed's design: ONE consumer over all the queues, with one callback."""
+        return [Consumer(queues=self.topology.queues(), accept=['json'], prefetch_count=1,
+                         callbacks=[self.process_task])]
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
+        self._ready.set()
+
+    def process_task(self, body: Any, message) -> None:
+        """The seed's callback: which branch runs depends only on words in the routing key."""
+        routing_key = message.delivery_info.get('routing_key') or ''
+        task_id = body.get('id', '?') if isinstance(body, dict) else '?'
+        self.log.record(DELIVERED, task_id, routing_key, UNKNOWN_QUEUE)
+        try:
+            if 'video' in routing_key:
+                self.transcode(body)
+                self.log.record(TRANSCODED, task_id, routing_key, UNKNOWN_QUEUE)
+            if 'audit' in routing_key:
+                self.log.record(AUDITED, task_id, routing_key, UNKNOWN_QUEUE)
+            message.ack()
+            self.log.record(ACKED, task_id, routing_key, UNKNOWN_QUEUE)
+        except Exception as exc:  # the seed logs the error and does nothing else: no ack, no reject
+            self.log.record(FAILED, task_id, routing_key, UNKNOWN_QUEUE, f'{type(exc).__name__}: {exc}')
+
+    # -- a background thread, as in the seed (but one that can be stopped and joined) --
+
+    def start(self, timeout: float = 10.0) -> SeedWorker:
+        """Consume in a background thread; return once the consumer is ready."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self.should_stop = False
+        self._ready.clear()
+        self._thread = threading.Thread(target=self.run, kwargs={'safety_interval': SAFETY_INTERVAL},
+                                        name='helpers-seed-worker', daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.01):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f'the seed worker could not start on {config.safe_url(self.connection.as_uri())}')
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to stop and wait for it (the seed set should_stop and never waited)."""
+        self.should_stop = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError(f'the seed worker did not stop within {timeout:g} s')
+        self.connection.release()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> SeedWorker:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
