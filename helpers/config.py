@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -66,7 +67,10 @@ def transport_of(url: str | None = None) -> str:
 def safe_url(url: str | None = None) -> str:
     """The URL with any password replaced by ``***``."""
     url = broker_url(url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[": mask whatever sits between "user:" and "@"
+        return re.sub(r'(://[^:/@]*:)[^@]*@', r'\1***@', url)
     if parts.password:
         netloc = parts.netloc.replace(f':{parts.password}@', ':***@', 1)
         return parts._replace(netloc=netloc).geturl()
@@ -90,9 +94,12 @@ def check_broker(url: str | None = None, timeout: float = 4.0) -> BrokerInfo:
     url = broker_url(url)
     transport = transport_of(url)
     shown = safe_url(url)
-    conn = connect(url, connect_timeout=timeout,
-                   transport_options={'socket_timeout': timeout, 'socket_connect_timeout': timeout,
-                                      'max_retries': 0})
+    try:
+        conn = connect(url, connect_timeout=timeout,
+                       transport_options={'socket_timeout': timeout, 'socket_connect_timeout': timeout,
+                                          'max_retries': 0})
+    except ValueError as exc:  # kombu could not parse it, e.g. a port that is not a number
+        raise BrokerError(f'broker URL {shown!r} is malformed: {_reason(exc)}') from None
     try:
         conn.ensure_connection(max_retries=1, timeout=timeout)
         with conn.channel():
