@@ -38,26 +38,39 @@ class Event(NamedTuple):
     detail: str
 
 
+_new_event = tuple.__new__  # Event(...) without the namedtuple's Python-level __new__
+_monotonic = time.monotonic
+
+
 class EventLog:
     """An append-only, thread-safe list of events with waiting and summaries."""
 
     def __init__(self) -> None:
         self._events: list[Event] = []
-        self._changed = threading.Condition()
+        # Re-entrant: a wait_until condition may call events() or count().
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._waiting = 0  # threads inside wait_until; record() only notifies when there are some
         self._listeners: list[Callable[[Event], None]] = []
 
     def record(self, kind: str, message_id: str, routing_key: str = '', queue: str = '',
                detail: str = '') -> Event:
         """Append one event and wake anyone waiting; returns the event."""
-        event = Event(kind, message_id, routing_key, queue, time.monotonic(), detail)
-        with self._changed:
-            self._events.append(event)
-            self._changed.notify_all()
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken view must never break a worker
-                pass
+        # The worker's hot path (two events per message): keep it lean.
+        event = _new_event(Event, (kind, message_id, routing_key, queue, _monotonic(), detail))
+        # list.append is atomic, and a reader copies the list in one step (both under the GIL);
+        # the lock is only needed to wake threads blocked in wait_until, which count themselves
+        # in _waiting before they look at the events.
+        self._events.append(event)
+        if self._waiting:
+            with self._changed:
+                self._changed.notify_all()
+        if self._listeners:
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:  # a broken view must never break a worker
+                    pass
         return event
 
     def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
@@ -93,11 +106,15 @@ class EventLog:
         """Block until ``condition(self)`` is true; raise TimeoutError after ``timeout`` s."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while not condition(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f'waited {timeout:g} s for {what}; the log has {self.counts()}')
-                self._changed.wait(remaining)
+            self._waiting += 1
+            try:
+                while not condition(self):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(f'waited {timeout:g} s for {what}; the log has {self.counts()}')
+                    self._changed.wait(remaining)
+            finally:
+                self._waiting -= 1
 
     def wait_for(self, kind: str, count: int, queue: str | None = None,
                  timeout: float = 10.0) -> None:
