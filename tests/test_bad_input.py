@@ -1,0 +1,165 @@
+"""Bad input: each gets a clear error or is quarantined with a reason, and nothing already accepted is lost."""
+from __future__ import annotations
+
+import json
+import pickle
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import config
+from helpers.events import ACKED, QUARANTINED, EventLog
+from helpers.producer import Publisher
+from helpers.topology import SEED, RoutingKeyError, Topology
+from helpers.worker import Worker, WorkerError
+
+ONE_MB = 1024 * 1024
+
+
+def fresh_topology(url: str) -> Topology:
+    """SEED's bindings on a unique exchange and unique queues (queue names are global on a broker)."""
+    name = f'bad_{uuid.uuid4().hex[:10]}'
+    topology = Topology(name, tuple((f'{name}.{queue}', key) for queue, key in SEED.bindings))
+    with config.connect(url) as conn:
+        topology.reset(conn)
+    return topology
+
+
+@pytest.fixture
+def topology(broker_url):
+    topology = fresh_topology(broker_url)
+    yield topology
+    with config.connect(broker_url) as conn:
+        topology.delete(conn)
+
+
+# (what, body, content type, content encoding, words the quarantine reason must contain)
+BAD_BODIES = [
+    ('malformed JSON', b'{"file": ', 'application/json', 'utf-8', 'cannot decode'),
+    ('invalid UTF-8', b'\xff\xfe{"file": 1}', 'application/json', 'utf-8', 'cannot decode'),
+    ('plain text', b'movie.mp4 uploaded', 'text/plain', 'utf-8', 'text/plain'),
+    ('pickle', pickle.dumps({'file': 'movie.mp4'}), 'application/x-python-serialize', 'binary', 'pickle'),
+    ('raw bytes', bytes(range(256)), 'application/octet-stream', 'binary', 'octet-stream'),
+    ('YAML', b'file: movie.mp4', 'application/x-yaml', 'utf-8', 'yaml'),
+]
+
+
+def read_dead_letters(url: str, topology: Topology) -> list:
+    """Take every message off the dead-letter queue: (message id, headers, body bytes)."""
+    parked = []
+    with config.connect(url) as conn, conn.channel() as channel:
+        queue = topology.dead_letter_queue().bind(channel)
+        while (message := queue.get(no_ack=True)) is not None:
+            body = message.body  # py-amqp hands over text when the encoding decodes it
+            raw = body.encode(message.content_encoding) if isinstance(body, str) else bytes(body)
+            parked.append((message.properties.get('message_id'), message.headers, raw))
+    return sorted(parked, key=lambda item: item[0])
+
+
+@pytest.mark.broker
+def test_bad_bodies_are_quarantined_and_good_ones_around_them_are_kept(broker_url, topology):
+    log = EventLog()
+    video = f'{topology.exchange_name}.video_queue'
+    sizes = {}
+    with Worker(broker_url, [video], topology=topology, log=log, name=f'bad-{topology.exchange_name}',
+                handlers=lambda body, d: sizes.setdefault(d.message_id, len(json.dumps(body)))), \
+            Publisher(broker_url, topology=topology, log=log) as pub:
+        good, bad = [pub.publish('video.upload', {'n': 0}).message_id], {}
+        for what, body, content_type, encoding, _words in BAD_BODIES:
+            bad[pub.publish_raw('video.upload', body, content_type, encoding).message_id] = what
+            good.append(pub.publish('video.upload', {'after': what}).message_id)
+        big = pub.publish('video.upload', {'blob': 'x' * ONE_MB}).message_id
+        good.append(big)
+        log.wait_for(ACKED, len(good), queue=video, timeout=60)
+        log.wait_for(QUARANTINED, len(bad), queue=video, timeout=60)
+        log.wait_settled(timeout=30)
+    assert sorted(log.ids(ACKED, video)) == sorted(good)
+    assert sizes[big] > ONE_MB
+    reasons = {bad[e.message_id]: e.detail for e in log.events(QUARANTINED)}
+    for what, _body, _type, _encoding, words in BAD_BODIES:
+        assert words.lower() in reasons[what].lower() and '\n' not in reasons[what], (what, reasons[what])
+    parked = read_dead_letters(broker_url, topology)
+    assert [message_id for message_id, _h, _b in parked] == sorted(bad)
+    originals = {what: body for what, body, *_rest in BAD_BODIES}
+    for message_id, headers, body in parked:
+        assert headers['x-outcome'] == QUARANTINED and headers['x-original-queue'] == video
+        assert headers['x-reason'] == reasons[bad[message_id]]
+        assert body == originals[bad[message_id]], f'{bad[message_id]} was changed on the way'
+
+
+@pytest.mark.parametrize('key, says', [
+    ('', 'empty'),
+    ('video upload', 'space'),
+    ('video.*', 'wildcards only work in binding keys'),
+    ('video..upload', 'empty word'),
+    ('v' * 300, 'bytes long'),
+])
+def test_bad_routing_keys_are_refused_before_anything_is_sent(memory_url, key, says):
+    topology = fresh_topology(memory_url)
+    log = EventLog()
+    with Publisher(memory_url, topology=topology, log=log) as pub:
+        kept = pub.publish('video.upload', {'n': 1})
+        with pytest.raises(RoutingKeyError, match=says):
+            pub.publish(key, {'n': 2})
+    assert log.ids('published') == [kept.message_id]
+
+
+@pytest.mark.parametrize('url, says', [
+    ('ampq://guest:guest@127.0.0.1:5672//', "uses 'ampq'"),
+    ('amqp//guest:guest@127.0.0.1:5672//', 'has no "://"'),
+    ('amqp://guest:guest@127.0.0.1:5673//', 'nothing answered'),
+    ('amqp://guest:guest@127.0.0.1:port//', 'malformed'),
+    ('redis://127.0.0.1:6380/0', 'is the broker running'),
+    ('amqp://guest:gues@127.0.0.1:5672//', 'password was refused'),
+])
+def test_broker_url_typos_get_a_one_line_error(url, says):
+    if 'gues@' in url:  # only meaningful when RabbitMQ is there to refuse the password
+        from conftest import BROKERS, require_broker
+        require_broker(BROKERS['amqp'])
+    with pytest.raises(config.BrokerError, match=says) as caught:
+        config.check_broker(url, timeout=3)
+    assert '\n' not in str(caught.value) and 'gues@' not in str(caught.value).replace('***@', '')
+
+
+def test_a_worker_on_a_mistyped_broker_fails_to_start_clearly():
+    with pytest.raises(config.BrokerError, match="uses 'ampq'"):
+        Worker('ampq://guest:guest@127.0.0.1//', name='typo')
+    worker = Worker('redis://127.0.0.1:6380/0', name='typo-port')
+    with pytest.raises(WorkerError, match='could not start'):
+        worker.start(timeout=6)
+    assert not worker.is_running
+
+
+# Garbage typed into the panel's boxes: refused with a message in the panel, never an exception.
+typed_text = st.one_of(st.text(max_size=40), st.sampled_from(['video.upload', 'user.login', 'video.*', '#', '']))
+typed_payload = st.one_of(st.text(max_size=60), st.sampled_from(['{}', '{"a": 1}', '[1]', 'null', '{"a":']),
+                          st.builds(json.dumps, st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(typed_text, typed_payload), min_size=1, max_size=8))
+def test_garbage_in_the_panel_boxes_is_refused_and_accepted_messages_arrive(memory_url, typed):
+    from helpers.panel import ControlPanel
+    topology = fresh_topology(memory_url)
+    log = EventLog()
+    queues = topology.queue_names
+    with Worker(memory_url, topology=topology, log=log, name='panel-garbage'), \
+            ControlPanel(memory_url, topology=topology, log=log) as panel:
+        accepted = []
+        for key, payload in typed:
+            panel.key_box.value, panel.payload_box.value = key, payload
+            panel.publish_button.click()
+            receipt = panel.last_receipt
+            if receipt is not None and receipt.message_id not in [r.message_id for r in accepted]:
+                accepted.append(receipt)
+            else:
+                assert panel.message.startswith('⚠ nothing published:') and '\n' not in panel.message
+        expected = sum(len(r.queues) for r in accepted)
+        log.wait_for(ACKED, expected, timeout=20)
+        log.wait_settled(timeout=20)
+    for queue in queues:
+        assert sorted(log.ids(ACKED, queue)) == sorted(r.message_id for r in accepted if queue in r.queues)
+    with config.connect(memory_url) as conn:
+        topology.delete(conn)
