@@ -6,23 +6,34 @@ A test (in this package, so ``from .harness import ...``) then reads like a lear
 
     @pytest.mark.browser
     def test_panel(page, lab):
-        run_notebook(page, lab, 'notebooks/03_producer.ipynb')   # open, wait idle, Run All, wait [n]:
-        click_button(page, 'video.upload')                        # a real click on a real button
-        wait_text(page.locator('.widget-output').last, 'video_queue')
-        fill_text(page, 'routing key', 'audit.login', submit=True)
+        run_notebook(page, lab, 'notebooks/03_producer.ipynb', until='panel.close()')
+        panel = widget_area(page).filter(has=button(page, 'Publish')).last
+        click_button(panel, 'video.upload')                       # a real click on a real button
+        wait_text(panel, 'video_queue: 1 acked')                  # bounded wait, no sleep
+        fill_text(panel, 'Routing key:', 'audit.login')
+        click_button(panel, 'Publish')
         screenshot(page, 'producer-after-click', full=True)
+        run_rest(page, code_cell(page, 'panel.close()'))          # the notebook's own clean-up
 
 Functions (every wait is bounded and raises ``AssertionError`` saying what did not happen):
 
 - ``open_notebook(page, lab, path)``   open ``path`` (relative to the copy's root) in a fresh workspace.
 - ``wait_kernel_idle(page)``           the status bar says ``| Idle``.
 - ``run_all(page)``                    Run menu → Run All Cells, retried until the first prompt moves.
-- ``wait_all_executed(page)``          every code cell's prompt is ``[n]:``; fails early on an error output.
-- ``run_notebook(page, lab, path)``    the four above in order; returns the seconds each step took.
-- ``button(page, name)`` / ``click_button(page, name)``   a widget button by its accessible name.
-- ``text_box(page, name)`` / ``fill_text(page, name, value, submit=False)``   by label or placeholder.
+- ``wait_executed(page, upto=None)``   the first ``upto`` (default: all) code cells show ``[n]:``;
+                                       fails at once with the traceback if a cell raised.
+- ``run_notebook(page, lab, path, until=None)``   the above in order; returns step timings (s).
+                                       ``until='panel.close()'`` runs only the cells above the first
+                                       code cell containing that text, so a clean-up cell does not
+                                       close the widgets before the test clicks them.
+- ``code_cell(page, containing)``      the first code cell whose source contains a text.
+- ``run_all_above(page, cell)`` / ``run_rest(page, cell)``   Run menu → above ``cell`` /
+                                       ``cell`` and below (then waits for every cell).
+- ``button(scope, name)`` / ``click_button(scope, name)``   a widget button by its accessible name
+                                       (its description); ``scope`` is the page or a locator.
+- ``text_box(scope, name)`` / ``fill_text(scope, name, value, submit=False)``   by label or placeholder.
 - ``wait_text(locator, text)``         the locator's text contains ``text`` (or matches a regex).
-- ``click_latency(page, name, locator, text)``   seconds from the click to ``text`` appearing,
+- ``click_latency(page, name, locator, text, scope=None)``   seconds from the click to ``text``,
                                        timed inside the browser (no polling error).
 - ``widget_area(page)``                the widget views in the notebook (for screenshots, waits).
 - ``screenshot(page, name, full=False)``   PNG in ``test-artifacts/screenshots/``; ``full`` grows the
@@ -41,7 +52,8 @@ from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 __all__ = [
-    'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'run_all', 'wait_all_executed', 'run_notebook',
+    'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'code_cell', 'run_all', 'run_all_above', 'run_rest',
+    'wait_executed', 'run_notebook',
     'button', 'click_button', 'text_box', 'fill_text', 'wait_text', 'click_latency', 'widget_area',
     'screenshot', 'screenshot_element',
 ]
@@ -55,20 +67,26 @@ WIDGET_TIMEOUT = 10.0     # seconds: a widget reacts to a click or a key press
 
 Text = Union[str, 're.Pattern[str]']
 
-_PROMPT_STATE_JS = """() => {
+_CELLS = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell'
+_PROMPT_STATE_JS = """(upto) => {
   const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')];
   const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt')?.textContent || '').trim());
+  const wanted = upto === null ? prompts : prompts.slice(0, upto);
   const errors = [...document.querySelectorAll(
       '.jp-NotebookPanel:not(.lm-mod-hidden) [data-mime-type="application/vnd.jupyter.stderr"]')]
     .map(e => e.textContent).filter(t => /Error|Traceback|Exception/.test(t));
   return {
     total: prompts.length,
-    done: prompts.filter(p => /^\\[\\d+\\]:$/.test(p)).length,
+    wanted: wanted.length,
+    done: wanted.filter(p => /^\\[\\d+\\]:$/.test(p)).length,
     running: prompts.filter(p => p === '[*]:').length,
-    first: prompts[0] || '',
     errors: errors.map(t => t.slice(0, 2000)),
   };
 }"""
+_CELL_INDEX_JS = """(text) => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')].findIndex(
+    c => (c.querySelector('.jp-InputArea-editor')?.textContent || '').includes(text))"""
+_STARTED = re.compile(r'^\[(\*|\d+)\]:$')
 
 
 def open_notebook(page: Page, lab, path: str) -> None:
@@ -100,47 +118,76 @@ def wait_kernel_idle(page: Page, timeout: float = KERNEL_TIMEOUT) -> None:
                                      f'status bar says {status.inner_text()!r}') from None
 
 
-def _prompt_state(page: Page) -> dict:
-    return page.evaluate(_PROMPT_STATE_JS)
+def _prompt_state(page: Page, upto: int | None = None) -> dict:
+    return page.evaluate(_PROMPT_STATE_JS, upto)
+
+
+def code_cell(page: Page, containing: str) -> Locator:
+    """The first code cell whose source contains ``containing`` (one line of it)."""
+    index = page.evaluate(_CELL_INDEX_JS, containing)
+    if index < 0:
+        raise AssertionError(f'no code cell contains {containing!r}')
+    return page.locator(_CELLS).nth(index)
+
+
+def _run_from_menu(page: Page, command: str, select: Locator, started: Locator, attempts: int) -> None:
+    """Select a cell, pick ``command`` in the Run menu, retry until ``started``'s prompt moves."""
+    for _attempt in range(attempts):
+        select.locator('.jp-InputPrompt, .jp-MarkdownCell').first.click()
+        page.locator('#jp-menu-panel .lm-MenuBar-item', has_text=re.compile(r'^Run$')).click()
+        page.locator(f'li.lm-Menu-item[data-command="{command}"]').click()
+        try:
+            expect(started.locator('.jp-InputPrompt')).to_have_text(_STARTED, timeout=5000)
+            return
+        except AssertionError:
+            page.keyboard.press('Escape')
+    raise AssertionError(f'Run menu {command!r} did not start a cell after {attempts} attempts '
+                         f"(the prompt is {started.locator('.jp-InputPrompt').inner_text()!r})")
 
 
 def run_all(page: Page, attempts: int = 3) -> None:
     """Run menu → Run All Cells; retried until the first code cell's prompt turns ``[*]:``/``[n]:``."""
-    first_prompt = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt').first
-    for _attempt in range(attempts):
-        page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').first.click()
-        page.locator('#jp-menu-panel .lm-MenuBar-item', has_text=re.compile(r'^Run$')).click()
-        page.locator('li.lm-Menu-item[data-command="runmenu:run-all"]').click()
-        try:
-            expect(first_prompt).to_have_text(re.compile(r'^\[(\*|\d+)\]:$'), timeout=5000)
-            return
-        except AssertionError:
-            page.keyboard.press('Escape')
-    raise AssertionError(f'Run All did not start the first cell after {attempts} attempts '
-                         f'(its prompt is {first_prompt.inner_text()!r})')
+    first = page.locator(_CELLS).first
+    _run_from_menu(page, 'runmenu:run-all', first, first, attempts)
 
 
-def wait_all_executed(page: Page, timeout: float = RUN_TIMEOUT, expected_cells: int | None = None) -> None:
-    """Wait until every code cell shows ``[n]:``; fail at once with the traceback if a cell raised."""
+def run_all_above(page: Page, cell: Locator, attempts: int = 3) -> None:
+    """Select ``cell``, then Run menu → Run All Above Selected Cell (``cell`` itself is not run)."""
+    _run_from_menu(page, 'notebook:run-all-above', cell, page.locator(_CELLS).first, attempts)
+
+
+def run_rest(page: Page, cell: Locator, timeout: float = RUN_TIMEOUT, attempts: int = 3) -> None:
+    """Run ``cell`` and every cell below it (e.g. a notebook's clean-up), and wait until all show ``[n]:``."""
+    last = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').last
+    is_last = cell.evaluate('(el, last) => el === last', last.element_handle())
+    # JupyterLab disables "Run Selected Cell and All Below" on the last cell: run just that one then
+    _run_from_menu(page, 'notebook:run-cell' if is_last else 'notebook:run-all-below', cell, cell, attempts)
+    wait_executed(page, timeout=timeout)
+
+
+def wait_executed(page: Page, upto: int | None = None, timeout: float = RUN_TIMEOUT) -> None:
+    """Wait until the first ``upto`` code cells (all if None) show ``[n]:``; fail at once if a cell raised."""
     try:
         page.wait_for_function(
-            f'() => {{ const s = ({_PROMPT_STATE_JS})(); '
-            f'return s.total > 0 && (s.done === s.total || (s.errors.length > 0 && s.running === 0)); }}',
-            timeout=timeout * 1000, polling=100)
+            f'(upto) => {{ const s = ({_PROMPT_STATE_JS})(upto); '
+            f'return s.wanted > 0 && (s.done === s.wanted || (s.errors.length > 0 && s.running === 0)); }}',
+            arg=upto, timeout=timeout * 1000, polling=100)
     except PlaywrightTimeout:
-        state = _prompt_state(page)
-        raise AssertionError(f'cells still running after {timeout:.0f} s: {state}') from None
-    state = _prompt_state(page)
+        raise AssertionError(f'cells still running after {timeout:.0f} s: {_prompt_state(page, upto)}') from None
+    state = _prompt_state(page, upto)
     if state['errors']:
-        raise AssertionError('a cell raised during Run All:\n' + state['errors'][0])
-    if state['done'] != state['total']:
-        raise AssertionError(f'Run All stopped early: {state}')
-    if expected_cells is not None and state['total'] != expected_cells:
-        raise AssertionError(f'the page shows {state["total"]} code cells, the file has {expected_cells}')
+        raise AssertionError('a cell raised:\n' + state['errors'][0])
+    if state['done'] != state['wanted']:
+        raise AssertionError(f'execution stopped early: {state}')
 
 
-def run_notebook(page: Page, lab, path: str) -> dict[str, float]:
-    """Open ``path``, wait for the kernel, Run All and wait for every cell; returns step timings (s)."""
+def run_notebook(page: Page, lab, path: str, until: str | None = None) -> dict[str, float]:
+    """Open ``path``, wait for the kernel, run every cell (or those above the cell containing ``until``).
+
+    ``until`` leaves a notebook's clean-up cell (e.g. ``'panel.close()'``) unrun so its widgets stay
+    alive for clicking; run it afterwards with ``run_rest(page, code_cell(page, until))``.
+    Returns the seconds each step took.
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     open_notebook(page, lab, path)
@@ -148,20 +195,33 @@ def run_notebook(page: Page, lab, path: str) -> dict[str, float]:
     wait_kernel_idle(page)
     timings['kernel_idle'] = time.perf_counter() - start - timings['open']
     mark = time.perf_counter()
-    run_all(page)
-    wait_all_executed(page, expected_cells=lab.code_cells(path))
+    total = page.locator(_CELLS).count()
+    if total != lab.code_cells(path):
+        raise AssertionError(f'the page shows {total} code cells, {path} has {lab.code_cells(path)}')
+    if until is None:
+        run_all(page)
+        wait_executed(page)
+    else:
+        cell = code_cell(page, until)
+        upto = page.evaluate(_CELL_INDEX_JS, until)
+        if upto > 0:
+            run_all_above(page, cell)
+            wait_executed(page, upto=upto)
     timings['run_all'] = time.perf_counter() - mark
     return timings
 
 
-def button(page: Page, name: Text) -> Locator:
-    """The one visible button whose accessible name (a widget's description) is ``name``."""
-    return page.get_by_role('button', name=name, exact=isinstance(name, str))
+Scope = Union[Page, Locator]
 
 
-def click_button(page: Page, name: Text, timeout: float = WIDGET_TIMEOUT) -> None:
-    """Click the widget button named ``name`` (a real mouse click)."""
-    target = button(page, name)
+def button(scope: Scope, name: Text) -> Locator:
+    """Buttons in ``scope`` (the page, or e.g. one panel) whose accessible name (description) is ``name``."""
+    return scope.get_by_role('button', name=name, exact=isinstance(name, str))
+
+
+def click_button(scope: Scope, name: Text, timeout: float = WIDGET_TIMEOUT) -> None:
+    """Click the one button named ``name`` in ``scope`` (a real mouse click)."""
+    target = button(scope, name)
     try:
         expect(target).to_have_count(1, timeout=timeout * 1000)
     except AssertionError:
@@ -169,16 +229,16 @@ def click_button(page: Page, name: Text, timeout: float = WIDGET_TIMEOUT) -> Non
     target.click(timeout=timeout * 1000)
 
 
-def text_box(page: Page, name: str) -> Locator:
-    """A text box by its label (a widget's description) or, failing that, its placeholder."""
-    by_label = page.get_by_role('textbox', name=name, exact=True)
-    return by_label if by_label.count() else page.get_by_placeholder(name, exact=True)
+def text_box(scope: Scope, name: str) -> Locator:
+    """Text boxes in ``scope`` by label (a widget's description) or, failing that, by placeholder."""
+    by_label = scope.get_by_role('textbox', name=name, exact=True)
+    return by_label if by_label.count() else scope.get_by_placeholder(name, exact=True)
 
 
-def fill_text(page: Page, name: str, value: str, submit: bool = False,
+def fill_text(scope: Scope, name: str, value: str, submit: bool = False,
               timeout: float = WIDGET_TIMEOUT) -> None:
-    """Type ``value`` into the text box named ``name``; ``submit`` presses Enter afterwards."""
-    box = text_box(page, name)
+    """Type ``value`` into the one text box named ``name`` in ``scope``; ``submit`` presses Enter after."""
+    box = text_box(scope, name)
     try:
         expect(box).to_have_count(1, timeout=timeout * 1000)
     except AssertionError:
@@ -197,8 +257,13 @@ def wait_text(locator: Locator, text: Text, timeout: float = WIDGET_TIMEOUT) -> 
         raise AssertionError(f'waited {timeout:.0f} s for {text!r}; the page shows {shown!r}') from None
 
 
-def click_latency(page: Page, name: str, locator: Locator, text: str, timeout: float = WIDGET_TIMEOUT) -> float:
-    """Click button ``name``; return seconds until ``locator`` first contains ``text``, timed in the browser."""
+def click_latency(page: Page, name: str, locator: Locator, text: str, timeout: float = WIDGET_TIMEOUT,
+                  scope: Scope | None = None) -> float:
+    """Click button ``name`` (in ``scope``, default the page); seconds until ``locator`` contains ``text``.
+
+    Both instants are taken inside the browser (a capture-phase click listener and a
+    MutationObserver), so the number has no polling error.
+    """
     element = locator.element_handle(timeout=timeout * 1000)
     page.evaluate("""([el, text]) => {
       window.__clickAt = null; window.__seenAt = null;
@@ -209,7 +274,7 @@ def click_latency(page: Page, name: str, locator: Locator, text: str, timeout: f
       document.addEventListener('click', () => { window.__clickAt = performance.now(); },
                                 {capture: true, once: true});
     }""", [element, text])
-    click_button(page, name, timeout)
+    click_button(scope if scope is not None else page, name, timeout)
     try:
         page.wait_for_function('() => window.__seenAt !== null', timeout=timeout * 1000, polling='raf')
     except PlaywrightTimeout:

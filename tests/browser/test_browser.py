@@ -17,8 +17,10 @@ try:
         button,
         click_button,
         click_latency,
+        code_cell,
         fill_text,
         run_notebook,
+        run_rest,
         screenshot,
         screenshot_element,
         text_box,
@@ -102,3 +104,46 @@ def test_topology_routing_key_tester(page, lab):
     if not (lab.root / TOPOLOGY).exists():
         pytest.skip('notebook not written yet')
     check_key_tester(page, lab, TOPOLOGY)
+
+
+def check_control_panel(page, lab, path: str, key: str, queue: str, free_key: str,
+                        cleanup: str = 'panel.close()') -> list[float]:
+    """Run ``path`` up to its clean-up cell; click ``key`` (its counter for ``queue`` goes up by one),
+    publish ``free_key`` from the routing-key box, then run the clean-up. Returns click latencies (s).
+    """
+    run_notebook(page, lab, path, until=cleanup)
+    panel = widget_area(page).filter(has=page.get_by_role('button', name='Publish', exact=True)).last
+    counter = panel.locator('.widget-label', has_text=re.compile(rf'^{queue}: '))
+    wait_text(counter, re.compile(rf'^{queue}: \d+ acked'))
+    latencies = []
+    for _click in range(3):
+        acked = int(re.match(rf'{queue}: (\d+) acked', counter.inner_text()).group(1))
+        latencies.append(click_latency(page, key, counter, f'{queue}: {acked + 1} acked', scope=panel))
+    wait_text(panel, re.compile(rf'acked\s+{queue}\s+{re.escape(key)}'))
+    fill_text(panel, 'Routing key:', free_key)
+    click_button(panel, 'Publish')
+    wait_text(panel, f'published {free_key}')
+    wait_text(panel, re.compile(rf'acked\s+\S+\s+{re.escape(free_key)}'))
+    name = Path(path).stem
+    screenshot_element(panel, f'{name}-panel')
+    screenshot(page, f'{name}-full', full=True)
+    run_rest(page, code_cell(page, cleanup))
+    return latencies
+
+
+PANEL_NOTEBOOKS = [
+    # notebook                       button          its queue       a key typed into the box
+    ('fixtures/panel_fixture.ipynb', 'video.upload', 'video_queue', 'audit.login'),
+    ('notebooks/03_producer.ipynb', 'video.upload', 'video_queue', 'audit.login'),
+    ('notebooks/04_full_run.ipynb', 'video.upload', 'video_queue', 'audit.login'),
+]
+
+
+@pytest.mark.parametrize(('path', 'key', 'queue', 'free_key'), PANEL_NOTEBOOKS)
+def test_control_panel(page, lab, path, key, queue, free_key):
+    """ControlPanel (fixture, 03, 04): a real click publishes, the worker thread updates the counter
+    and the log, a typed key is published with the Publish button, and the notebook's clean-up runs."""
+    if not (lab.root / path).exists():
+        pytest.skip('notebook not written yet')
+    latencies = check_control_panel(page, lab, path, key, queue, free_key)
+    print(f'\n{path}: click -> counter updated: {", ".join(f"{t * 1000:.0f} ms" for t in latencies)}')
