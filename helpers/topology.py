@@ -203,7 +203,12 @@ class Topology:
             # A failed delete closes the channel on RabbitMQ, so each gets its own.
             with connection.channel() as channel:
                 try:
-                    entity.bind(channel).delete()
+                    bound = entity.bind(channel)
+                    if isinstance(entity, Queue):
+                        # On redis:// delete() only unbinds what this connection declared itself
+                        # and keeps the messages: empty the queue first.
+                        bound.purge()
+                    bound.delete()
                 except (KeyError, *connection.channel_errors):
                     pass  # memory:// raises KeyError for an exchange it never saw
 
