@@ -110,8 +110,8 @@ def validate_binding_key(key) -> str:
         if word not in WILDCARDS and ('*' in word or '#' in word):
             raise BindingKeyError(
                 f'binding key {key!r} has {word!r}: a wildcard must be a whole word '
-                f'between dots, as in "video.*" (inside a word it is a literal character, '
-                "and kombu's virtual transports then fail every publish to the exchange)"
+                f'between dots, as in "video.*" (inside a word RabbitMQ reads it literally, '
+                "while kombu's virtual transports misread it as a regex)"
             )
     return key
 
