@@ -84,3 +84,17 @@ def no_thread_left_behind():
         thread.join(timeout=2)
     alive = [t.name for t in started if t.is_alive()]
     assert not alive, f'threads left running after the test: {alive}'
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Every test ends the processes it started (worker processes, kernels, servers of its own)."""
+    import psutil
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    yield
+    started = [p for p in me.children(recursive=True) if p.pid not in before]
+    _gone, alive = psutil.wait_procs(started, timeout=3)
+    for process in alive:
+        process.kill()  # ours, by id: don't let one test's leftovers break the next
+    assert not alive, f'processes left running after the test: {[p.pid for p in alive]}'
