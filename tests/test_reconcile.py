@@ -86,3 +86,22 @@ def test_full_run_reconciles_on_every_broker(broker_url):
                                     for q in MEDIA.route(key) if payload.get('corrupt') and q != 'audit_queue')
     assert rec.dead_lettered > 0
     assert result.seconds > 0
+
+
+def test_notebook_04_solution_passes_its_self_check():
+    import contextlib
+    import io
+    import json
+    from pathlib import Path
+
+    notebooks = Path(__file__).resolve().parent.parent / 'notebooks'
+    cells = json.loads((notebooks / '04_full_run.ipynb').read_text())['cells']
+    [check] = [''.join(c['source']) for c in cells if 'def check_find_lost(' in ''.join(c['source'])]
+    namespace = {'EventLog': EventLog, 'MEDIA': MEDIA, 'find_lost': lambda topology, log: []}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(check, '04_full_run.ipynb', 'exec'), namespace)
+        exec(compile((notebooks / 'solutions' / '04_full_run.py').read_text(), '04_full_run.py', 'exec'),
+             namespace)
+    first, second = out.getvalue().splitlines()
+    assert first.startswith('❌') and second.startswith('✅')
