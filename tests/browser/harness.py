@@ -13,7 +13,7 @@ A test (in this package, so ``from .harness import ...``) then reads like a lear
         fill_text(panel, 'Routing key:', 'audit.login')
         click_button(panel, 'Publish')
         screenshot(page, 'producer-after-click', full=True)
-        run_rest(page, code_cell(page, 'panel.close()'))          # the notebook's own clean-up
+        run_cell(page, code_cell(page, 'panel.close()'))          # the notebook's own clean-up
 
 Functions (every wait is bounded and raises ``AssertionError`` saying what did not happen):
 
@@ -27,6 +27,7 @@ Functions (every wait is bounded and raises ``AssertionError`` saying what did n
                                        code cell containing that text, so a clean-up cell does not
                                        close the widgets before the test clicks them.
 - ``code_cell(page, containing)``      the first code cell whose source contains a text.
+- ``run_cell(page, cell)``             Run menu → Run Selected Cell; waits for its ``[n]:``.
 - ``run_all_above(page, cell)`` / ``run_rest(page, cell)``   Run menu → above ``cell`` /
                                        ``cell`` and below (then waits for every cell).
 - ``button(scope, name)`` / ``click_button(scope, name)``   a widget button by its accessible name
@@ -53,7 +54,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 __all__ = [
     'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'code_cell', 'run_all', 'run_all_above', 'run_rest',
-    'wait_executed', 'run_notebook',
+    'run_cell', 'wait_executed', 'run_notebook',
     'button', 'click_button', 'text_box', 'fill_text', 'wait_text', 'click_latency', 'widget_area',
     'screenshot', 'screenshot_element',
 ]
@@ -156,6 +157,18 @@ def run_all_above(page: Page, cell: Locator, attempts: int = 3) -> None:
     _run_from_menu(page, 'notebook:run-all-above', cell, page.locator(_CELLS).first, attempts)
 
 
+def run_cell(page: Page, cell: Locator, timeout: float = RUN_TIMEOUT, attempts: int = 3) -> None:
+    """Run one cell (Run menu → Run Selected Cell) and wait until its prompt shows ``[n]:``."""
+    _run_from_menu(page, 'notebook:run-cell', cell, cell, attempts)
+    try:
+        expect(cell.locator('.jp-InputPrompt')).to_have_text(re.compile(r'^\[\d+\]:$'), timeout=timeout * 1000)
+    except AssertionError:
+        raise AssertionError(f'the cell still runs after {timeout:.0f} s') from None
+    state = _prompt_state(page)
+    if state['errors']:
+        raise AssertionError('a cell raised:\n' + state['errors'][0])
+
+
 def run_rest(page: Page, cell: Locator, timeout: float = RUN_TIMEOUT, attempts: int = 3) -> None:
     """Run ``cell`` and every cell below it (e.g. a notebook's clean-up), and wait until all show ``[n]:``."""
     last = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').last
@@ -185,7 +198,7 @@ def run_notebook(page: Page, lab, path: str, until: str | None = None) -> dict[s
     """Open ``path``, wait for the kernel, run every cell (or those above the cell containing ``until``).
 
     ``until`` leaves a notebook's clean-up cell (e.g. ``'panel.close()'``) unrun so its widgets stay
-    alive for clicking; run it afterwards with ``run_rest(page, code_cell(page, until))``.
+    alive for clicking; run it afterwards with ``run_cell(page, code_cell(page, until))``.
     Returns the seconds each step took.
     """
     timings: dict[str, float] = {}
