@@ -134,7 +134,6 @@ def check_control_panel(page, lab, path: str, key: str, queue: str, free_key: st
 
 PANEL_NOTEBOOKS = [
     # notebook                       button          its queue       a key typed into the box
-    ('fixtures/panel_fixture.ipynb', 'video.upload', 'video_queue', 'audit.login'),
     ('notebooks/03_producer.ipynb', 'video.upload', 'video_queue', 'audit.login'),
     ('notebooks/04_full_run.ipynb', 'video.upload.hd', 'video_queue', 'user.signup'),
 ]
@@ -142,7 +141,7 @@ PANEL_NOTEBOOKS = [
 
 @pytest.mark.parametrize(('path', 'key', 'queue', 'free_key'), PANEL_NOTEBOOKS)
 def test_control_panel(page, lab, path, key, queue, free_key):
-    """ControlPanel (fixture, 03, 04): a real click publishes, the worker thread updates the counter
+    """ControlPanel in 03 and 04: a real click publishes, the worker thread updates the counter
     and the log, a typed key is published with the Publish button, and the notebook's clean-up runs."""
     if not (lab.root / path).exists():
         pytest.skip('notebook not written yet')
