@@ -53,6 +53,8 @@ class BenchResult:
     latency_ms_p99: float
     helpers_fast_msgs_per_s: float | None = None  # the Worker on helpers.fastamqp (amqp:// only)
     ratio_fast_vs_pika: float | None = None
+    helpers_coalesced_msgs_per_s: float | None = None  # ...and with its acks coalesced per read
+    ratio_coalesced_vs_pika: float | None = None
 
     def as_dict(self) -> dict:
         """The result as a JSON-ready dict."""
@@ -71,11 +73,14 @@ class BenchResult:
                 ('raw pika', rate(self.pika_msgs_per_s), ratio(self.ratio_vs_pika))]
         if self.helpers_fast_msgs_per_s is not None:
             rows.append(('Worker, fastamqp', rate(self.helpers_fast_msgs_per_s), ''))
+        if self.helpers_coalesced_msgs_per_s is not None:
+            rows.append(('...acks coalesced', rate(self.helpers_coalesced_msgs_per_s), ''))
         lines = [f'{self.transport}: {self.messages} messages, prefetch {self.prefetch}',
                  f'{"consume + ack":<18}{"rate":>16}  {"helpers/it":>10}']
         lines += [f'{name:<18}{value:>16}  {r:>10}' for name, value, r in rows]
         if self.ratio_fast_vs_pika is not None:
-            lines.append(f'Worker on fastamqp / raw pika: {self.ratio_fast_vs_pika:.2f}')
+            lines.append(f'Worker on fastamqp / raw pika: {self.ratio_fast_vs_pika:.2f}, '
+                         f'with acks coalesced: {self.ratio_coalesced_vs_pika:.2f}')
         lines.append(f'publish → handled latency: p50 {self.latency_ms_p50:.2f} ms, '
                      f'p99 {self.latency_ms_p99:.2f} ms')
         return '\n'.join(lines)
@@ -109,15 +114,19 @@ def _rate(count: int, first: float, last: float) -> float:
 
 
 def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
-                 fast: bool = False) -> float:
-    """Drain ``count`` waiting messages with the helpers' Worker (on fastamqp if ``fast``); messages per second."""
+                 fast: str | None = None) -> float:
+    """Drain ``count`` waiting messages with the helpers' Worker; messages per second.
+
+    ``fast`` names a transport class of ``helpers.fastamqp`` to consume with (amqp:// only).
+    """
     log = EventLog()
     worker = Worker(url, topology=topology, log=log, prefetch_count=prefetch, name=f'{topology.exchange_name}-w')
     if fast:
-        from .fastamqp import FastTransport
+        from . import fastamqp
 
         worker.connection.release()
-        worker.connection = config.connect(url, transport=FastTransport, transport_options={'confirm_publish': True})
+        worker.connection = config.connect(url, transport=getattr(fastamqp, fast),
+                                           transport_options={'confirm_publish': True})
     deadline = time.monotonic() + timeout
     worker.start()
     try:
@@ -241,13 +250,15 @@ def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
                       'bare': lambda: bare_kombu_rate(url, topology, messages, prefetch)}
         if config.transport_of(url) == 'amqp' and _has_pika():
             contenders['pika'] = lambda: pika_rate(url, topology, messages, prefetch)
-            contenders['fast'] = lambda: helpers_rate(url, topology, messages, prefetch, fast=True)
+            contenders['fast'] = lambda: helpers_rate(url, topology, messages, prefetch, fast='FastTransport')
+            contenders['coalesced'] = lambda: helpers_rate(url, topology, messages, prefetch,
+                                                           fast='CoalescingTransport')
         best: dict[str, float] = {}
         for _ in range(repeat):
             for name, measure in contenders.items():
                 fill(url, topology, messages)
                 best[name] = max(best.get(name, 0.0), measure())
-        ours, bare, pika, fast = (best.get(name) for name in ('ours', 'bare', 'pika', 'fast'))
+        ours, bare, pika, fast, coalesced = (best.get(name) for name in ('ours', 'bare', 'pika', 'fast', 'coalesced'))
         samples = latency_ms(url, topology, latency_messages or min(messages, 200), prefetch)
     finally:
         with config.connect(url) as conn:
@@ -261,6 +272,8 @@ def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
         latency_ms_p50=round(_percentile(samples, 0.50), 3), latency_ms_p99=round(_percentile(samples, 0.99), 3),
         helpers_fast_msgs_per_s=None if fast is None else round(fast, 1),
         ratio_fast_vs_pika=None if fast is None or pika is None else round(fast / pika, 3),
+        helpers_coalesced_msgs_per_s=None if coalesced is None else round(coalesced, 1),
+        ratio_coalesced_vs_pika=None if coalesced is None or pika is None else round(coalesced / pika, 3),
     )
 
 

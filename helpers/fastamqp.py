@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import errno
 import socket
-from contextlib import contextmanager
 from struct import unpack_from
 
 from amqp.exceptions import UnexpectedFrame
 from amqp.transport import TCPTransport
 from kombu.transport import pyamqp
 
-__all__ = ['BufferedTCPTransport', 'BufferedConnection', 'FastTransport']
+__all__ = ['BufferedTCPTransport', 'BufferedConnection', 'FastTransport', 'CoalescingTCPTransport',
+           'CoalescingConnection', 'CoalescingTransport']
 
 CHUNK = 65536
 FRAME_END = 206
@@ -31,10 +31,37 @@ _UNAVAILABLE = {errno.EAGAIN, errno.EINTR, errno.ENOENT, errno.EWOULDBLOCK}
 class BufferedTCPTransport(TCPTransport):
     """A TCPTransport whose reads are served from a 64 KiB read-ahead buffer."""
 
+    #: Hold outgoing frames (acks) until this connection next waits for the network, then send
+    #: them in one write.  For consumers only: a pure publisher never reads, so it never flushes.
+    coalesce_writes = False
+
     def _setup_transport(self) -> None:
         super()._setup_transport()
         self._buffer = bytearray()
         self._offset = 0
+        self._pending = bytearray()
+
+    def write(self, s) -> None:
+        """Send ``s`` now, or (with coalesce_writes) queue a copy until the next wait for input."""
+        if not self.coalesce_writes:
+            return super().write(s)
+        self._pending += s  # a copy: py-amqp reuses the buffer it passes in
+        if len(self._pending) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the queued frames in one write."""
+        if getattr(self, '_pending', None):
+            data = bytes(self._pending)
+            self._pending.clear()
+            super().write(data)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        except OSError:
+            pass  # the broker redelivers what it never saw acked
+        super().close()
 
     def _buffered(self) -> int:
         return len(self._buffer) - self._offset
@@ -50,6 +77,8 @@ class BufferedTCPTransport(TCPTransport):
         """Receive until ``need`` bytes are buffered; a timeout consumes nothing."""
         recv = self.sock.recv
         while self._buffered() < need:
+            if self._pending:
+                self.flush()  # never wait for the broker while holding frames it may be waiting for
             try:
                 chunk = recv(max(CHUNK, need - self._buffered()))
             except socket.timeout:
@@ -74,7 +103,8 @@ class BufferedTCPTransport(TCPTransport):
         frame_type, channel, size = unpack_from('>BHI', self._buffer, start)
         self._fill(size + 8, initial=False)
         end = start + 7 + size
-        payload = bytes(self._buffer[start + 7:end])
+        with memoryview(self._buffer) as view:  # one copy, not two
+            payload = bytes(view[start + 7:end])
         frame_end = self._buffer[end]
         self._offset = end + 1
         if self._offset >= CHUNK:  # drop what has been read, now and then
@@ -84,18 +114,17 @@ class BufferedTCPTransport(TCPTransport):
             raise UnexpectedFrame(f'Received frame_end {frame_end:#04x} while expecting 0xce')
         return frame_type, channel, payload
 
-    @contextmanager
-    def having_timeout(self, timeout):
-        """Like py-amqp's, but skip the two settimeout calls when a frame is already buffered."""
-        if timeout is None or self._frame_ready():
-            yield self.sock
-        else:
-            with super().having_timeout(timeout) as sock:
-                yield sock
-
-
 class BufferedConnection(pyamqp.Connection):
     """A py-amqp Connection that uses BufferedTCPTransport for plain TCP."""
+
+    def blocking_read(self, timeout=None):
+        """Read one frame; skip py-amqp's two settimeout calls when the frame is already buffered."""
+        transport = self.transport
+        if isinstance(transport, BufferedTCPTransport):
+            if transport._frame_ready():
+                return self.on_inbound_frame(transport.read_frame())
+            transport.flush()  # before the socket gets a read timeout: a write never half-times-out
+        return super().blocking_read(timeout)
 
     def Transport(self, host, connect_timeout, ssl=False, read_timeout=None, write_timeout=None,
                   socket_settings=None, **kwargs):
@@ -110,3 +139,26 @@ class FastTransport(pyamqp.Transport):
     """kombu's py-amqp transport with the buffered reader."""
 
     Connection = BufferedConnection
+
+
+class CoalescingTCPTransport(BufferedTCPTransport):
+    """The buffered reader, and acks sent together when the consumer next waits (consumers only)."""
+
+    coalesce_writes = True
+
+
+class CoalescingConnection(BufferedConnection):
+    def Transport(self, host, connect_timeout, ssl=False, read_timeout=None, write_timeout=None,
+                  socket_settings=None, **kwargs):
+        if ssl:
+            return super().Transport(host, connect_timeout, ssl, read_timeout, write_timeout,
+                                     socket_settings, **kwargs)
+        return CoalescingTCPTransport(host, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                      write_timeout=write_timeout, socket_settings=socket_settings, **kwargs)
+
+
+class CoalescingTransport(pyamqp.Transport):
+    """Experimental, for consumers only: every message is still acked by itself, after its work, but
+    the acks of the deliveries already buffered travel in one write."""
+
+    Connection = CoalescingConnection

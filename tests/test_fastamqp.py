@@ -31,7 +31,7 @@ class ChunkedSocket:
 def transport_on(sock) -> BufferedTCPTransport:
     transport = object.__new__(BufferedTCPTransport)
     transport.sock, transport.raise_on_initial_eintr, transport.connected = sock, True, True
-    transport._buffer, transport._offset = bytearray(), 0
+    transport._buffer, transport._offset, transport._pending = bytearray(), 0, bytearray()
     return transport
 
 
@@ -67,10 +67,10 @@ def test_closed_connection_is_an_error():
     assert not transport.connected
 
 
-def test_worker_on_fastamqp_handles_every_message():
-    from helpers import config
-    from helpers.events import ACKED, EventLog
-    from helpers.fastamqp import FastTransport
+@pytest.mark.parametrize('transport', ['FastTransport', 'CoalescingTransport'])
+def test_worker_on_fastamqp_handles_every_message(transport):
+    from helpers import config, fastamqp
+    from helpers.events import ACKED, DEAD_LETTERED, EventLog
     from helpers.producer import Publisher
     from helpers.topology import Topology
     from helpers.worker import Worker
@@ -81,16 +81,27 @@ def test_worker_on_fastamqp_handles_every_message():
     name = f'fast_{uuid.uuid4().hex[:8]}'
     topology = Topology(name, ((f'{name}_q', 'media.#'),), durable=False)
     log = EventLog()
-    worker = Worker(url, topology=topology, log=log, prefetch_count=50, name=name)
+
+    def fragile(body, delivery):
+        if body['n'] % 40 == 7:
+            raise ValueError('cannot process')
+
+    worker = Worker(url, topology=topology, log=log, handlers=fragile, prefetch_count=50, name=name)
     worker.connection.release()
-    worker.connection = config.connect(url, transport=FastTransport, transport_options={'confirm_publish': True})
+    worker.connection = config.connect(url, transport=getattr(fastamqp, transport),
+                                       transport_options={'confirm_publish': True})
     try:
         with worker, Publisher(url, topology=topology, log=log) as publisher:
             big = 'y' * 300_000  # larger than one read-ahead chunk
             for n in range(200):
                 publisher.publish('media.upload', {'n': n, 'blob': big if n % 50 == 0 else ''})
-            log.wait_for(ACKED, 200, timeout=30)
+            log.wait_for(ACKED, 195, timeout=30)
+            log.wait_for(DEAD_LETTERED, 5, timeout=30)
+        with config.connect(url) as conn, conn.channel() as channel:
+            left = topology.queue(f'{name}_q').bind(channel).queue_declare(passive=True).message_count
+            parked = topology.dead_letter_queue().bind(channel).queue_declare(passive=True).message_count
     finally:
         with config.connect(url) as conn:
             topology.delete(conn)
-    assert sorted(log.ids(ACKED)) == sorted(log.ids('published'))
+    assert sorted(log.ids(ACKED) + log.ids(DEAD_LETTERED)) == sorted(log.ids('published'))
+    assert (left, parked) == (0, 5)  # every ack reached the broker before the connection closed
