@@ -212,6 +212,13 @@ class Topology:
                 except (KeyError, *connection.channel_errors):
                     pass  # memory:// raises KeyError for an exchange it never saw
 
+    def message_count(self, connection, queue: str) -> int:
+        """How many messages wait in ``queue`` (or the dead-letter queue, by its name)."""
+        entity = self.dead_letter_queue() if queue == self.dead_letter_queue_name else self.queue(queue)
+        with connection.channel() as channel:
+            # Not passive: redis:// cannot passively declare a queue that is empty.
+            return entity.bind(channel).queue_declare().message_count
+
     def describe(self) -> dict:
         """A plain description for views: exchange, queues and their binding keys."""
         return {

@@ -13,10 +13,25 @@ from helpers.topology import SEED, Topology
 
 IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
 
+# Tests keep out of the notebooks' way: queue names are per broker (vhost, database), so a test
+# sharing them with a notebook running at the same time would steal its messages.  Tests use the
+# vhost 'krl_tests' when it exists (.ci/setup creates it) and Redis database 1.
+TEST_VHOST_URL = 'amqp://guest:guest@127.0.0.1:5672/krl_tests'
+DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672//'
+
+
+def _test_amqp_url() -> str:
+    try:
+        config.check_broker(TEST_VHOST_URL, timeout=2)
+        return TEST_VHOST_URL
+    except config.BrokerError:
+        return DEFAULT_AMQP_URL
+
+
 BROKERS = {
     'memory': 'memory://',
-    'amqp': os.environ.get('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672//'),
-    'redis': os.environ.get('REDIS_URL', 'redis://127.0.0.1:6379/0'),
+    'amqp': os.environ.get('AMQP_URL') or _test_amqp_url(),
+    'redis': os.environ.get('REDIS_URL', 'redis://127.0.0.1:6379/1'),
 }
 
 

@@ -10,8 +10,8 @@ from helpers.worker import Worker, WorkerError, running_workers
 
 def _dead_letter_count(url, topology):
     from helpers import config
-    with config.connect(url) as conn, conn.channel() as channel:
-        return topology.dead_letter_queue().bind(channel).queue_declare(passive=True).message_count
+    with config.connect(url) as conn:
+        return topology.message_count(conn, topology.dead_letter_queue_name)
 
 
 def test_each_message_handled_once_per_bound_queue(broker_url, unique_topology, log):
@@ -71,8 +71,8 @@ def test_stop_under_load_loses_nothing(broker_url, unique_topology, log):
     log.wait_for(ACKED, 10)
     worker.stop()
     handled = log.count(ACKED)
-    with config.connect(broker_url) as conn, conn.channel() as channel:
-        queued = unique_topology.queue('video_queue').bind(channel).queue_declare(passive=True).message_count
+    with config.connect(broker_url) as conn:
+        queued = unique_topology.message_count(conn, 'video_queue')
     assert handled + queued == 300
 
 
