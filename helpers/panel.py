@@ -32,6 +32,11 @@ MAX_PAYLOAD_CHARS = 2000
 NOTHING_YET = '(no events yet)'
 READY = 'Click a button, or type a routing key and press Publish.'
 
+
+def _wrapping() -> widgets.Layout:
+    """A row layout that wraps onto the next line instead of cutting off (7 queues do not fit)."""
+    return widgets.Layout(flex_flow='row wrap')
+
 PublisherSource = Union[str, Callable[[], Publisher], None]
 _panel_numbers = itertools.count(1)
 
@@ -139,11 +144,11 @@ class ControlPanel:
         self.publish_button.on_click(lambda _button: self.publish(self.key_box.value))
         self.refresh_button.on_click(lambda _button: self.refresh())
         self.widget = widgets.VBox([
-            widgets.HBox(list(self.buttons.values())),
+            widgets.HBox(list(self.buttons.values()), layout=_wrapping()),
             widgets.HBox([self.key_box, self.publish_button]),
             self.payload_box,
             self.status,
-            widgets.HBox(list(self.counters.values())),
+            widgets.HBox(list(self.counters.values()), layout=_wrapping()),
             self.log_view,
             self.refresh_button,
         ])
