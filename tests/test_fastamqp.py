@@ -69,15 +69,15 @@ def test_closed_connection_is_an_error():
 
 @pytest.mark.parametrize('transport', ['FastTransport', 'CoalescingTransport'])
 def test_worker_on_fastamqp_handles_every_message(transport):
+    from conftest import BROKERS, require_broker
+
     from helpers import config, fastamqp
     from helpers.events import ACKED, DEAD_LETTERED, EventLog
     from helpers.producer import Publisher
     from helpers.topology import Topology
     from helpers.worker import Worker
 
-    url = 'amqp://guest:guest@127.0.0.1:5672//'
-    from conftest import require_broker
-    require_broker(url)
+    url = require_broker(BROKERS['amqp'])
     name = f'fast_{uuid.uuid4().hex[:8]}'
     topology = Topology(name, ((f'{name}_q', 'media.#'),), durable=False)
     log = EventLog()
