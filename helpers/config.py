@@ -19,7 +19,8 @@ __all__ = [
 ]
 
 DEFAULT_URL = 'memory://'
-TRANSPORTS = {'memory': 'memory', 'amqp': 'amqp', 'pyamqp': 'amqp', 'redis': 'redis'}
+TRANSPORTS = {'memory': 'memory', 'amqp': 'amqp', 'amqps': 'amqp', 'pyamqp': 'amqp',
+              'redis': 'redis', 'rediss': 'redis'}  # amqps:// and rediss:// use TLS
 
 # Virtual transports (memory, redis) poll for new messages; kombu's default of
 # 1 s makes every click take a second.  Redis uses it as its BRPOP timeout, so

@@ -53,6 +53,7 @@ class Publisher:
         self._owner = threading.get_ident()
         self._numbers = itertools.count(1)
         self._producer: Producer | None = None
+        self._retry_reason = ''
         # Declaring the queues too means a message sent before any worker is
         # consuming waits in its queue instead of being dropped as unroutable.
         self._declare = [topology.exchange(), *topology.queues()]
@@ -76,7 +77,7 @@ class Publisher:
         message_id = message_id or self.next_id()
         self.producer.publish(
             payload if payload is not None else {}, routing_key=routing_key, serializer=serializer,
-            message_id=message_id, declare=self._declare, retry=True, retry_policy=RETRY_POLICY,
+            message_id=message_id, declare=self._declare, retry=True, retry_policy=self._retry_policy(),
             **properties,
         )
         return self._receipt(message_id, routing_key)
@@ -88,13 +89,23 @@ class Publisher:
         message_id = message_id or self.next_id()
         self.producer.publish(
             body, routing_key=routing_key, content_type=content_type, content_encoding=content_encoding,
-            message_id=message_id, declare=self._declare, retry=True, retry_policy=RETRY_POLICY,
+            message_id=message_id, declare=self._declare, retry=True, retry_policy=self._retry_policy(),
         )
         return self._receipt(message_id, routing_key)
 
+    def _retry_policy(self) -> dict:
+        self._retry_reason = ''
+
+        def note(exc: BaseException, interval: float) -> None:
+            self._retry_reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return {**RETRY_POLICY, 'errback': note}
+
     def _receipt(self, message_id: str, routing_key: str) -> Receipt:
         queues = tuple(self.topology.route(routing_key))
-        self.log.record(PUBLISHED, message_id, routing_key)
+        # A publish that had to be retried may have reached the broker the first time too: at-least-once
+        # publishing can make a duplicate that is not flagged 'redelivered'.  Say so in the log.
+        detail = f'republished after a connection error ({self._retry_reason})' if self._retry_reason else ''
+        self.log.record(PUBLISHED, message_id, routing_key, detail=detail)
         if not queues:
             self.log.record(UNROUTABLE, message_id, routing_key,
                             detail=f'no queue of {self.topology.exchange_name!r} is bound to match it')

@@ -236,7 +236,7 @@ SEED = Topology(
     description="The seed tutorial's exchange: video events and an audit trail.",
 )
 
-#: The full run's topology (04, 05): media events whose routing keys have several words.
+#: The full run's topology (04_full_run): media events whose routing keys have several words.
 MEDIA = Topology(
     'media_events',
     (

@@ -127,9 +127,25 @@ def check_control_panel(page, lab, path: str, key: str, queue: str, free_key: st
     wait_text(panel, re.compile(rf'acked\s+\S+\s+{re.escape(free_key)}'))
     name = Path(path).stem
     screenshot_element(panel, f'{name}-panel')
+    check_live_diagram(page, name, queue, clicked=3)
     screenshot(page, f'{name}-full', full=True)
     run_cell(page, code_cell(page, cleanup))
     return latencies
+
+
+def check_live_diagram(page, name: str, queue: str, clicked: int) -> None:
+    """If the notebook shows a live routing diagram, its ``queue`` box counts the clicks too."""
+    # Only the live widget counts: stored outputs further down may hold static diagrams.
+    box = page.locator(f'.jupyter-widgets svg g.queue[data-queue="{queue}"]')
+    if not box.count():
+        return
+    page.wait_for_function(
+        """([queue, clicked]) => [...document.querySelectorAll(`.jupyter-widgets svg g.queue[data-queue="${queue}"]`)]
+             .some(g => Number(g.getAttribute('data-acked')) >= clicked)""",
+        arg=[queue, clicked], timeout=15_000)
+    lit = page.locator('.jupyter-widgets svg g.edge[data-lit="true"]')
+    assert lit.count() >= 1, 'the diagram lights no route after the last publish'
+    screenshot_element(box.first.locator('xpath=ancestor::*[local-name()="svg"][1]'), f'{name}-diagram')
 
 
 PANEL_NOTEBOOKS = [
