@@ -22,7 +22,7 @@ from .reconcile import SETTLED, Reconciliation, wait_accounted
 from .topology import MEDIA, Topology
 from .worker import Delivery, Worker
 
-__all__ = ['MEDIA_EVENTS', 'MediaError', 'RunResult', 'scenario', 'media_handler', 'renamed', 'full_run']
+__all__ = ['MEDIA_EVENTS', 'MediaError', 'RunResult', 'scenario', 'media_handler', 'full_run']
 
 #: The scenario's routing keys and how often each occurs (weights).  Every key
 #: routes the same way on RabbitMQ and on kombu's virtual transports.
@@ -83,17 +83,6 @@ def media_handler(work_seconds: float = 0.0) -> Callable[[Any, Delivery], str]:
             raise MediaError(f'{body.get("event")} #{body.get("n")}: the file is corrupt')
         return delivery.queue.removesuffix('_queue')
     return handle
-
-
-def renamed(topology: Topology, tag: str) -> Topology:
-    """A copy of ``topology`` whose exchange and queue names end in ``_tag`` (isolated from other runs).
-
-    Queues are global by name on RabbitMQ and Redis: two topologies sharing a
-    queue name share its messages.
-    """
-    return Topology(f'{topology.exchange_name}_{tag}',
-                    tuple((f'{queue}_{tag}', key) for queue, key in topology.bindings),
-                    description=topology.description, durable=topology.durable)
 
 
 def _publish(url: str, topology: Topology, log: EventLog, name: str,

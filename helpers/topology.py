@@ -129,6 +129,14 @@ class Topology:
         for _queue, key in self.bindings:
             validate_binding_key(key)
 
+    def renamed(self, tag: str) -> Topology:
+        """A copy whose exchange and queue names end in ``_tag``, isolated from other runs.
+
+        Queues are known by name alone on a broker: two topologies sharing a queue name share its messages.
+        """
+        return Topology(f'{self.exchange_name}_{tag}', tuple((f'{queue}_{tag}', key) for queue, key in self.bindings),
+                        description=self.description, durable=self.durable)
+
     @property
     def queue_names(self) -> list[str]:
         """The queue names, sorted."""

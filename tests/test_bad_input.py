@@ -20,8 +20,7 @@ ONE_MB = 1024 * 1024
 
 def fresh_topology(url: str) -> Topology:
     """SEED's bindings on a unique exchange and unique queues (queue names are global on a broker)."""
-    name = f'bad_{uuid.uuid4().hex[:10]}'
-    topology = Topology(name, tuple((f'{name}.{queue}', key) for queue, key in SEED.bindings))
+    topology = SEED.renamed(f'bad_{uuid.uuid4().hex[:10]}')
     with config.connect(url) as conn:
         topology.reset(conn)
     return topology
@@ -61,7 +60,7 @@ def read_dead_letters(url: str, topology: Topology) -> list:
 @pytest.mark.broker
 def test_bad_bodies_are_quarantined_and_good_ones_around_them_are_kept(broker_url, topology):
     log = EventLog()
-    video = f'{topology.exchange_name}.video_queue'
+    [video] = [q for q in topology.queue_names if q.startswith('video_queue')]
     sizes = {}
     with Worker(broker_url, [video], topology=topology, log=log, name=f'bad-{topology.exchange_name}',
                 handlers=lambda body, d: sizes.setdefault(d.message_id, len(json.dumps(body)))), \

@@ -46,8 +46,7 @@ def amqp_url() -> str:
 @pytest.fixture
 def topology(amqp_url):
     """SEED's bindings on a unique exchange NAME and queues NAME.<queue> (queue names are global)."""
-    name = f'fault_{uuid.uuid4().hex[:10]}'
-    topo = Topology(name, tuple((f'{name}.{queue}', key) for queue, key in SEED.bindings))
+    topo = SEED.renamed(f'fault_{uuid.uuid4().hex[:10]}')
     with config.connect(amqp_url) as conn:
         topo.reset(conn)
     yield topo
@@ -109,7 +108,7 @@ class Lines:
 
 def test_killed_worker_process_message_is_redelivered_and_handled(amqp_url, topology):
     namespace = topology.exchange_name
-    video = f'{namespace}.video_queue'
+    [video] = [q for q in topology.queue_names if q.startswith('video_queue')]
     proc = subprocess.Popen(
         [sys.executable, '-m', 'helpers.worker', '--broker', amqp_url, '--exchange', namespace,
          *[f'--bind={queue}={key}' for queue, key in topology.bindings],
@@ -214,8 +213,7 @@ def test_dropped_connections_reconnect_and_lose_nothing(amqp_url, topology):
 
 def test_dropped_redis_connections_reconnect_and_lose_nothing():
     url = require_broker(BROKERS['redis'])
-    name = f'fault_{uuid.uuid4().hex[:10]}'
-    topo = Topology(name, tuple((f'{name}.{queue}', key) for queue, key in SEED.bindings))
+    topo = SEED.renamed(f'fault_{uuid.uuid4().hex[:10]}')
     with config.connect(url) as conn:
         topo.reset(conn)
     try:

@@ -5,7 +5,7 @@ import pytest
 
 from helpers import config
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, EventLog
-from helpers.fullrun import MEDIA_EVENTS, full_run, renamed, scenario
+from helpers.fullrun import MEDIA_EVENTS, full_run, scenario
 from helpers.reconcile import reconcile
 from helpers.topology import MEDIA, SEED, virtual_matches
 
@@ -71,7 +71,7 @@ def test_scenario_is_seeded_and_routes_alike_on_every_transport():
 
 @pytest.mark.broker
 def test_full_run_reconciles_on_every_broker(broker_url):
-    topology = renamed(MEDIA, uuid.uuid4().hex[:8])  # queues are global by name: keep clear of others
+    topology = MEDIA.renamed(uuid.uuid4().hex[:8])  # queues are global by name: keep clear of others
     try:
         result = full_run(broker_url, messages=60, workers=2, producers=2, topology=topology,
                           corrupt_rate=0.05, timeout=60)

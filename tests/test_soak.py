@@ -32,9 +32,7 @@ KEYS = ('video.upload.hd', 'image.upload.png', 'audio.upload', 'user.login', 'vi
 @pytest.fixture
 def media_topology(broker_url):
     """MEDIA's bindings on a fresh exchange and queues, all uniquely named; deleted afterwards."""
-    name = f'soak_{uuid.uuid4().hex[:10]}'
-    # Queue names are global on a broker: prefix them so parallel runs never share a queue.
-    topology = Topology(name, tuple((f'{name}.{queue}', key) for queue, key in MEDIA.bindings))
+    topology = MEDIA.renamed(f'soak_{uuid.uuid4().hex[:10]}')
     with config.connect(broker_url) as conn:
         topology.reset(conn)
     yield topology
