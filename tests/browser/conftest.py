@@ -1,4 +1,8 @@
-"""Fixtures for the browser tests: one JupyterLab server and one Chromium per session, a page per test.
+"""Fixtures for the browser tests: one Chromium per session, a Jupyter server per app, a page per test.
+
+``lab`` is a JupyterLab server and ``page`` a fresh page for it; ``notebook7`` is a Notebook 7
+(``jupyter notebook``) server and ``notebook7_page`` a page for that. Both servers are started by
+``start_server(app, ...)`` on their own copy of the course with their own Jupyter directories.
 
 Chromium is Debian's (``/usr/bin/chromium``, or ``$CHROMIUM``); Playwright never downloads one.
 Missing Chromium or Playwright skips these tests locally and fails them under ``CI=true``.
@@ -30,9 +34,9 @@ CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-
                  '--disable-background-networking', '--disable-component-update', '--disable-sync']
 VIEWPORT = {'width': 1280, 'height': 900}
 
-# JupyterLab user settings for the test server: no news/update pop-ups, no extension manager
-# (it would query PyPI), every cell kept in the DOM so prompts and screenshots see them all,
-# and no blank space after the last cell.
+# JupyterLab user settings for the test servers (Notebook 7 reads the same ones): no news/update
+# pop-ups, no extension manager (it would query PyPI), every cell kept in the DOM so prompts and
+# screenshots see them all, and no blank space after the last cell.
 LAB_SETTINGS = {
     '@jupyterlab/apputils-extension/notification.jupyterlab-settings':
         {'fetchNews': 'false', 'checkForUpdates': False},
@@ -48,15 +52,23 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+# the Jupyter apps a test can drive: the name ``start_server`` takes -> the module it runs
+APPS = {'lab': 'jupyterlab', 'notebook': 'notebook'}
+
+
 @dataclass
 class Lab:
-    """A running JupyterLab server on a copy of the course (its root holds notebooks/, helpers/, fixtures/)."""
+    """A running Jupyter server (``app`` 'lab' or 'notebook') on a copy of the course.
+
+    Its root holds notebooks/, helpers/ and fixtures/.
+    """
 
     url: str
     token: str
     root: Path
     log: Path
     process: subprocess.Popen = field(repr=False)
+    app: str = 'lab'
 
     def api(self, method: str, endpoint: str, timeout: float = 10) -> object:
         """Call the server's REST API; returns the decoded JSON (or None)."""
@@ -122,31 +134,52 @@ def _environment(base: Path) -> dict[str, str]:
     return env
 
 
-def _start_lab(base: Path, root: Path, env: dict[str, str], timeout: float = 60) -> Lab:
+def _launch(app: str, base: Path, root: Path, env: dict[str, str], timeout: float = 60) -> Lab:
+    """Start ``jupyter <app>`` once (token, loopback, a free port) and wait until /api/status answers."""
     token = secrets.token_hex(16)
     port = _free_port()
-    log = base / f'jupyter-lab-{port}.log'
-    command = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
+    log = base / f'jupyter-{app}-{port}.log'
+    command = [sys.executable, '-m', APPS[app], '--no-browser', '--ip=127.0.0.1', f'--port={port}',
                '--ServerApp.port_retries=0', f'--IdentityProvider.token={token}',
                f'--ServerApp.root_dir={root}', '--ServerApp.terminals_enabled=False', '--allow-root']
     with log.open('wb') as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process)
+    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process, app)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f'jupyter lab exited with {process.returncode}:\n{lab.log_tail()}')
+            raise RuntimeError(f'jupyter {app} exited with {process.returncode}:\n{lab.log_tail()}')
         try:
             lab.api('GET', 'status', timeout=2)
             return lab
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)  # polling the server until it answers, bounded by the deadline
-    _stop_lab(lab)
-    raise RuntimeError(f'jupyter lab did not answer /api/status in {timeout:.0f} s:\n{lab.log_tail()}')
+    stop_server(lab)
+    raise RuntimeError(f'jupyter {app} did not answer /api/status in {timeout:.0f} s:\n{lab.log_tail()}')
 
 
-def _stop_lab(lab: Lab) -> None:
+def start_server(app: str, base: Path) -> Lab:
+    """``jupyter <app>`` ('lab' or 'notebook') on a fresh copy of the course under ``base``.
+
+    Isolated JUPYTER_* directories, BROKER_URL=memory:// unless set; fails the test if it
+    does not start in three attempts (the free port can be taken between choosing and binding it).
+    """
+    if app not in APPS:
+        raise ValueError(f'unknown Jupyter app {app!r}; use one of {sorted(APPS)}')
+    root = base / 'root'
+    _copy_course(root)
+    env = _environment(base)
+    errors = []
+    for _attempt in range(3):
+        try:
+            return _launch(app, base, root, env)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+    pytest.fail(f'jupyter {app} did not start:\n' + '\n---\n'.join(errors))
+
+
+def stop_server(lab: Lab) -> None:
     """Ask the server to shut down (it ends its kernels), then make sure its process group is gone."""
     if lab.process.poll() is None:
         try:
@@ -191,21 +224,17 @@ def browser():
 @pytest.fixture(scope='session')
 def lab(tmp_path_factory, browser):
     """JupyterLab on a copy of notebooks/, helpers/ and the browser fixtures; stopped at the end."""
-    base = tmp_path_factory.mktemp('jupyterlab')
-    root = base / 'root'
-    _copy_course(root)
-    env = _environment(base)
-    errors = []
-    for _attempt in range(3):  # the free port can be taken between choosing and binding it
-        try:
-            server = _start_lab(base, root, env)
-            break
-        except RuntimeError as exc:
-            errors.append(str(exc))
-    else:
-        pytest.fail('jupyter lab did not start:\n' + '\n---\n'.join(errors))
+    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab'))
     yield server
-    _stop_lab(server)
+    stop_server(server)
+
+
+@pytest.fixture(scope='session')
+def notebook7(tmp_path_factory, browser):
+    """Notebook 7 (``jupyter notebook``) on its own copy of the course; stopped at the end."""
+    server = start_server('notebook', tmp_path_factory.mktemp('notebook7'))
+    yield server
+    stop_server(server)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -215,8 +244,7 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture
-def page(request, browser, lab):
+def _fresh_page(request, browser, lab: Lab):
     """A fresh browser page (own cookies, 1280×900); on failure a screenshot; kernels ended afterwards."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(30_000)
@@ -235,9 +263,21 @@ def page(request, browser, lab):
         except Exception as exc:  # the page may be gone; the test's own error matters more
             print(f'no failure screenshot: {exc}')
         print('\n'.join(problems[-20:]) or 'no browser console errors')
-        print(f'jupyter lab log (tail):\n{lab.log_tail()}')
+        print(f'jupyter {lab.app} log (tail):\n{lab.log_tail()}')
     context.close()
     lab.shutdown_kernels()
+
+
+@pytest.fixture
+def page(request, browser, lab):
+    """A fresh page for the JupyterLab server (see ``_fresh_page``)."""
+    yield from _fresh_page(request, browser, lab)
+
+
+@pytest.fixture
+def notebook7_page(request, browser, notebook7):
+    """A fresh page for the Notebook 7 server (see ``_fresh_page``)."""
+    yield from _fresh_page(request, browser, notebook7)
 
 
 @pytest.fixture(autouse=True)

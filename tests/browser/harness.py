@@ -1,7 +1,9 @@
-"""Drive JupyterLab in headless Chromium: open, run and poke notebooks like a learner does.
+"""Drive JupyterLab (and Notebook 7) in headless Chromium: open, run and poke notebooks like a learner does.
 
 The fixtures in ``conftest.py`` start one JupyterLab server (on a copy of ``notebooks/``,
-``helpers/`` and ``tests/browser/fixtures/``) and give each test a fresh ``page``.
+``helpers/`` and ``tests/browser/fixtures/``) and give each test a fresh ``page``; ``notebook7``
+and ``notebook7_page`` do the same for Notebook 7 (``jupyter notebook``), and every function
+below works on both (Notebook 7 is built from JupyterLab's notebook, menus and commands).
 A test (in this package, so ``from .harness import ...``) then reads like a learner's session::
 
     @pytest.mark.browser
@@ -17,8 +19,10 @@ A test (in this package, so ``from .harness import ...``) then reads like a lear
 
 Functions (every wait is bounded and raises ``AssertionError`` saying what did not happen):
 
-- ``open_notebook(page, lab, path)``   open ``path`` (relative to the copy's root) in a fresh workspace.
-- ``wait_kernel_idle(page)``           the status bar says ``| Idle``.
+- ``open_notebook(page, lab, path)``   open ``path`` (relative to the copy's root) in a fresh workspace
+                                       (Notebook 7: at ``/notebooks/<path>``).
+- ``wait_kernel_idle(page)``           JupyterLab: the status bar says ``| Idle``; Notebook 7: the kernel
+                                       is connected and its execution indicator says idle.
 - ``run_all(page)``                    Run menu → Run All Cells, retried until the first prompt moves.
 - ``wait_executed(page, upto=None)``   the first ``upto`` (default: all) code cells show ``[n]:``;
                                        fails at once with the traceback if a cell raised.
@@ -62,7 +66,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / 'test-artifacts' / 'screenshots'
 
-KERNEL_TIMEOUT = 60.0     # seconds: JupyterLab loads, the kernel starts
+KERNEL_TIMEOUT = 60.0     # seconds: JupyterLab (or Notebook 7) loads, the kernel starts
 RUN_TIMEOUT = 120.0       # seconds: all cells of one notebook execute
 WIDGET_TIMEOUT = 10.0     # seconds: a widget reacts to a click or a key press
 
@@ -88,35 +92,60 @@ _CELL_INDEX_JS = """(text) => [...document.querySelectorAll(
     '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')].findIndex(
     c => (c.querySelector('.jp-InputArea-editor')?.textContent || '').includes(text))"""
 _STARTED = re.compile(r'^\[(\*|\d+)\]:$')
+_MENU_BAR = '#jp-MainMenu'  # the main menu bar: the same widget id in JupyterLab and Notebook 7
+# Is the kernel connected and idle?  JupyterLab: the status bar says "| Idle".  Notebook 7 has no
+# status bar: its top-bar kernel status gets the class -fade alone (no -info/-warn/-error, no text)
+# only once the kernel is connected and idle or busy (before a session it has no class at all, while
+# the toolbar's execution indicator already says idle), and the execution indicator tells idle from busy.
+_KERNEL_STATE_JS = """() => {
+  const bar = document.querySelector('#jp-main-statusbar');
+  if (bar) return {idle: bar.textContent.includes('| Idle'), shows: `status bar: ${bar.innerText}`};
+  const status = document.querySelector('.jp-NotebookKernelStatus');
+  const indicator = document.querySelector(
+      '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+  if (!status || !indicator) return {idle: false, shows: 'no kernel status on the page yet'};
+  const flags = ['fade', 'info', 'warn', 'error'].filter(
+      f => status.classList.contains(`jp-NotebookKernelStatus-${f}`));
+  const connected = flags.length === 1 && flags[0] === 'fade' && status.textContent.trim() === '';
+  const state = indicator.getAttribute('data-status');
+  return {idle: connected && state === 'idle',
+          shows: `kernel status ${JSON.stringify(status.textContent)} [${flags}], execution indicator ${state}`};
+}"""
 
 
 def open_notebook(page: Page, lab, path: str) -> None:
     """Open ``path`` (relative to the server's root) in a fresh workspace and wait for its panel."""
-    url = f'{lab.url}/lab/tree/{quote(path)}?reset&token={lab.token}'
+    app = getattr(lab, 'app', 'lab')
+    if app == 'notebook':  # Notebook 7: one notebook per browser tab, no workspace to reset
+        url = f'{lab.url}/notebooks/{quote(path)}?token={lab.token}'
+    else:
+        url = f'{lab.url}/lab/tree/{quote(path)}?reset&token={lab.token}'
     page.goto(url, wait_until='domcontentloaded', timeout=KERNEL_TIMEOUT * 1000)
     panel = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)')
     try:
         expect(panel).to_have_count(1, timeout=KERNEL_TIMEOUT * 1000)
         expect(panel.locator('.jp-Cell').first).to_be_visible(timeout=KERNEL_TIMEOUT * 1000)
     except AssertionError as exc:
-        raise AssertionError(f'JupyterLab did not show the notebook {path}: {exc}') from None
+        raise AssertionError(f'jupyter {app} did not show the notebook {path}: {exc}') from None
 
 
 def wait_kernel_idle(page: Page, timeout: float = KERNEL_TIMEOUT) -> None:
-    """Wait until the status bar reports ``| Idle`` (accepting a kernel-choice dialog if one appears)."""
-    status = page.locator('#jp-main-statusbar')
+    """Wait until the kernel is connected and idle (accepting a kernel-choice dialog if one appears).
+
+    JupyterLab: the status bar reports ``| Idle``; Notebook 7: see ``_KERNEL_STATE_JS``.
+    """
     deadline = time.monotonic() + timeout
     while True:
         dialog = page.locator('.jp-Dialog .jp-mod-accept')
         if dialog.count():
             dialog.first.click()
         try:
-            expect(status).to_contain_text('| Idle', timeout=1000)
+            page.wait_for_function(f'() => ({_KERNEL_STATE_JS})().idle', timeout=1000, polling=100)
             return
-        except AssertionError:
+        except PlaywrightTimeout:
             if time.monotonic() > deadline:
-                raise AssertionError(f'the kernel never became idle in {timeout:.0f} s; '
-                                     f'status bar says {status.inner_text()!r}') from None
+                shows = page.evaluate(_KERNEL_STATE_JS)['shows']
+                raise AssertionError(f'the kernel never became idle in {timeout:.0f} s; {shows}') from None
 
 
 def _prompt_state(page: Page, upto: int | None = None) -> dict:
@@ -135,7 +164,7 @@ def _run_from_menu(page: Page, command: str, select: Locator, started: Locator, 
     """Select a cell, pick ``command`` in the Run menu, retry until ``started``'s prompt moves."""
     for _attempt in range(attempts):
         select.locator('.jp-InputPrompt, .jp-MarkdownCell').first.click()
-        page.locator('#jp-menu-panel .lm-MenuBar-item', has_text=re.compile(r'^Run$')).click()
+        page.locator(f'{_MENU_BAR} .lm-MenuBar-item', has_text=re.compile(r'^Run$')).click()
         page.locator(f'li.lm-Menu-item[data-command="{command}"]').click()
         try:
             expect(started.locator('.jp-InputPrompt')).to_have_text(_STARTED, timeout=5000)
