@@ -205,10 +205,12 @@ class ControlPanel:
 
     def refresh(self) -> ControlPanel:
         """Redraw counters and log from the whole event log (call it from the main thread)."""
-        events = self.log.events()
         with self._lock:
             if self._closed:
                 return self
+            # Snapshot under the lock: an event recorded meanwhile either is in the snapshot or its
+            # listener waits for the lock and draws it after us; outside, it could be lost for good.
+            events = self.log.events()
             self._tally.clear()
             self._lines.clear()
             self._seen.clear()

@@ -190,3 +190,26 @@ def test_close_leaves_no_threads_and_stops_following(memory_url, private, log):
     assert 'after-close' not in panel.log_view.value
     with pytest.raises(RuntimeError, match='closed'):
         panel.publish('user.login')
+
+
+def test_an_event_recorded_during_refresh_is_not_lost(memory_url, private, log):
+    """refresh() snapshots the log; an event a worker records at that moment must still be drawn."""
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    snapshot = log.events
+
+    def events_then_a_worker_records(*args, **kwargs):
+        events = snapshot(*args, **kwargs)
+        worker = threading.Thread(target=log.record, args=(ACKED, 'late', 'video.upload', private.queue_names[0]),
+                                  name='helpers-test-late-event')
+        worker.start()
+        worker.join(0.5)  # with the fix the worker waits for refresh() to finish; without it, it is done
+        return events
+    try:
+        log.events = events_then_a_worker_records
+        panel.refresh()
+        log.events = snapshot
+        panel.wait_drawn(timeout=5)
+        assert any('late' in line for line in panel.lines())
+    finally:
+        log.events = snapshot
+        panel.close()
