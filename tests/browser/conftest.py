@@ -112,6 +112,18 @@ def _copy_course(root: Path) -> None:
             shutil.copytree(ROOT / name, root / name, ignore=ignore)
     (root / 'notebooks').mkdir(exist_ok=True)
     shutil.copytree(FIXTURES, root / 'fixtures', ignore=ignore)
+    for notebook in (root / 'notebooks').glob('*.ipynb'):
+        _clear_outputs(notebook)
+
+
+def _clear_outputs(path: Path) -> None:
+    """Drop stored outputs and prompts, so a cell shows [n]: and its widgets only once it really ran."""
+    notebook = json.loads(path.read_text(encoding='utf-8'))
+    for cell in notebook['cells']:
+        if cell['cell_type'] == 'code':
+            cell['outputs'], cell['execution_count'] = [], None
+    notebook.get('metadata', {}).pop('widgets', None)
+    path.write_text(json.dumps(notebook, indent=1), encoding='utf-8')
 
 
 def _environment(base: Path) -> dict[str, str]:
