@@ -7,8 +7,11 @@ PY=.venv/bin/python
 AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672//}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 status=0
-# In CI the brokers are ours alone, so the fault tests may restart the RabbitMQ app.
-if [ "${CI:-}" = true ]; then export FAULTS_RESTART_BROKER=${FAULTS_RESTART_BROKER:-1}; fi
+# In CI the brokers are ours alone, so the fault tests may restart the RabbitMQ app, and there is time
+# for the full soak (10,000 messages per broker, about a minute for all three).
+if [ "${CI:-}" = true ]; then
+  export FAULTS_RESTART_BROKER=${FAULTS_RESTART_BROKER:-1} SOAK_MESSAGES=${SOAK_MESSAGES:-10000}
+fi
 step() { echo; echo "=== $*"; }
 
 step "ruff (code and notebooks)"
