@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
 from .topology import Topology, matches
+from .widget_view import WidgetView
 
 __all__ = ['COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'LiveDiagram', 'DiagramSVG']
 
@@ -344,7 +345,7 @@ class DiagramSVG:
             file.write(self.svg)
 
 
-class LiveDiagram:
+class LiveDiagram(WidgetView):
     """An ``ipywidgets.HTML`` (``.widget``) that redraws the diagram as the event log grows.
 
     ``follow(log)`` redraws from the thread that records events, at most once
@@ -456,17 +457,6 @@ class LiveDiagram:
                 thread.join()
         self._drawing = None
         self.refresh()
-
-    def __enter__(self) -> LiveDiagram:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     def __repr__(self) -> str:
         state = 'following' if self.following else 'idle'

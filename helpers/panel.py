@@ -23,6 +23,7 @@ import ipywidgets as widgets
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
 from .producer import Publisher, Receipt
 from .topology import SEED, KeyError_, Topology, validate_routing_key
+from .widget_view import WidgetView
 
 __all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'counter_text', 'log_line']
 
@@ -78,7 +79,7 @@ def log_line(event: Event, queue_width: int = 12) -> str:
     return line + (f'  ({event.detail})' if event.detail else '')
 
 
-class ControlPanel:
+class ControlPanel(WidgetView):
     """Buttons that publish, a routing-key box, payload, per-queue counters and a live log.
 
     ``publisher`` is a broker URL (None: ``BROKER_URL`` or ``memory://``) or a
@@ -260,17 +261,6 @@ class ControlPanel:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    def __enter__(self) -> ControlPanel:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     def __repr__(self) -> str:
         state = 'closed' if self._closed else 'open'

@@ -47,17 +47,26 @@ Functions (every wait is bounded and raises ``AssertionError`` saying what did n
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
 from typing import Union
 from urllib.parse import quote
 
-from playwright.sync_api import Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+import pytest
+
+try:
+    from playwright.sync_api import Locator, Page, expect
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ModuleNotFoundError as exc:  # a test module importing the harness is skipped, or fails under CI
+    if os.environ.get('CI', '').lower() in ('1', 'true', 'yes') or not (exc.name or '').startswith('playwright'):
+        raise
+    pytest.skip(f'Playwright is not installed ({exc}); pip install -r requirements-dev.txt',
+                allow_module_level=True)
 
 __all__ = [
-    'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'code_cell', 'run_all', 'run_all_above', 'run_rest',
+    'expect', 'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'code_cell', 'run_all', 'run_all_above', 'run_rest',
     'run_cell', 'wait_executed', 'run_notebook',
     'button', 'click_button', 'text_box', 'fill_text', 'wait_text', 'click_latency', 'widget_area',
     'screenshot', 'screenshot_element',

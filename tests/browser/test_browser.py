@@ -4,34 +4,26 @@ The harness (``harness.py``) is proven first on a small fixture notebook, then u
 """
 from __future__ import annotations
 
-import os
 import re
 import statistics
 from pathlib import Path
 
 import pytest
 
-IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
-try:
-    from .harness import (
-        button,
-        click_button,
-        click_latency,
-        code_cell,
-        fill_text,
-        run_cell,
-        run_notebook,
-        screenshot,
-        screenshot_element,
-        text_box,
-        wait_text,
-        widget_area,
-    )
-except ModuleNotFoundError as exc:  # Playwright missing: a collection error under CI, a skip elsewhere
-    if IN_CI or not (exc.name or '').startswith('playwright'):
-        raise
-    pytest.skip(f'Playwright is not installed ({exc}); pip install -r requirements-dev.txt',
-                allow_module_level=True)
+from .harness import (
+    button,
+    click_button,
+    click_latency,
+    code_cell,
+    fill_text,
+    run_cell,
+    run_notebook,
+    screenshot,
+    screenshot_element,
+    text_box,
+    wait_text,
+    widget_area,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -5,30 +5,21 @@ only the URL (``/notebooks/<path>``) and the kernel-idle signal differ (see ``ha
 """
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
-try:
-    from playwright.sync_api import expect
-
-    from .harness import (
-        button,
-        click_latency,
-        code_cell,
-        run_cell,
-        run_notebook,
-        screenshot,
-        wait_text,
-        widget_area,
-    )
-except ModuleNotFoundError as exc:  # Playwright missing: a collection error under CI, a skip elsewhere
-    if IN_CI or not (exc.name or '').startswith('playwright'):
-        raise
-    pytest.skip(f'Playwright is not installed ({exc}); pip install -r requirements-dev.txt',
-                allow_module_level=True)
+from .harness import (
+    button,
+    click_latency,
+    code_cell,
+    expect,
+    run_cell,
+    run_notebook,
+    screenshot,
+    wait_text,
+    widget_area,
+)
 
 pytestmark = pytest.mark.browser
 
