@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any, Callable, NamedTuple, Union
 
@@ -105,17 +105,13 @@ class Worker(ConsumerMixin):
         self.retry_delay = retry_delay
         self.name = name
         self.accept = list(accept)
-        # Dead letters are published before the original is acked: on RabbitMQ
-        # wait for the broker's confirm so a crash in between loses nothing.
-        options = {'confirm_publish': True} if self.transport == 'amqp' else {}
-        self.connection = config.connect(self.url, transport_options=options)
+        self.connection = config.connect(self.url)
         self.connect_max_retries = 2
         self.should_stop = False
         self.last_error: BaseException | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._dead_letters: Producer | None = None
-        self._client = None  # the connection ConsumerMixin consumes on (a clone of self.connection)
 
     def _handlers_by_queue(self, handlers: Handlers) -> dict[str, Handler]:
         if handlers is None or callable(handlers):
@@ -130,12 +126,8 @@ class Worker(ConsumerMixin):
     def get_consumers(self, Consumer: type[Consumer], channel) -> list[Consumer]:
         """One consumer per queue, each with a callback that knows its queue."""
         self.topology.dead_letter_queue().bind(channel).declare()
-        # A channel of its own, so waiting for a confirm never mixes with deliveries.  On the
-        # virtual transports an idle channel slows every delivery (kombu polls each channel in
-        # turn), so there it is opened when the first message is parked.
-        self._client = channel.connection.client
-        self._dead_letters = None
-        if self.transport == 'amqp':
+        self._close_dead_letters()  # after a reconnect the old one may be dead too
+        if self.transport == 'amqp':  # a broker that refuses it should show now, not at the first failure
             self._dead_letter_producer()
         return [
             Consumer(queues=[self.topology.queue(name)], accept=self.accept,
@@ -168,9 +160,22 @@ class Worker(ConsumerMixin):
             raise WorkerError(f'worker {self.name!r} stopped while reconnecting: {exc}')
 
     def _dead_letter_producer(self) -> Producer:
+        # Dead letters go out on a connection of their own.  On RabbitMQ the worker waits for the
+        # broker's confirm before it acks the original, and while py-amqp waits it dispatches
+        # whatever else arrives on that connection: on the consuming connection that would run
+        # the next delivery inside this one, and two nested waits can both be answered by one
+        # 'multiple' confirm, leaving the outer one waiting forever.
         if self._dead_letters is None:
-            self._dead_letters = Producer(self._client.channel(), exchange=self.topology.dead_letter_exchange())
+            options = {'confirm_publish': True} if self.transport == 'amqp' else {}
+            connection = config.connect(self.url, transport_options=options)
+            self._dead_letters = Producer(connection.channel(), exchange=self.topology.dead_letter_exchange())
         return self._dead_letters
+
+    def _close_dead_letters(self) -> None:
+        producer, self._dead_letters = self._dead_letters, None
+        if producer is not None:
+            with suppress(Exception):  # a connection that is already dead has nothing to close
+                producer.channel.connection.client.release()
 
     # -- the message path ------------------------------------------------------
 
@@ -255,6 +260,8 @@ class Worker(ConsumerMixin):
             self.run(safety_interval=SAFETY_INTERVAL)
         except Exception as exc:  # reported by start() or kept for stop()
             self.last_error = exc
+        finally:
+            self._close_dead_letters()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the message in hand, ack it, close the connection; return when the thread ended."""
