@@ -1,6 +1,7 @@
 """Shared fixtures: one per real resource, each cleaning up after itself."""
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -92,13 +93,23 @@ def no_thread_left_behind():
 
 @pytest.fixture(autouse=True)
 def no_process_left_behind():
-    """Every test ends the processes it started (worker processes, kernels, servers of its own)."""
+    """Every test ends the processes it started (worker processes, kernels, servers of its own).
+
+    A process is the test's when it is a new child of this one, or a descendant of such a child.
+    Processes under a server started earlier for the whole session (the browser tests' Chromium
+    starts and reaps helpers of its own at any time) belong to that server, not to the test.
+    """
     import psutil
     me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
+    before = {p.pid for p in me.children()}
     yield
-    started = [p for p in me.children(recursive=True) if p.pid not in before]
+    started = []
+    for child in me.children():
+        if child.pid not in before:
+            started.append(child)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                started += child.children(recursive=True)
     _gone, alive = psutil.wait_procs(started, timeout=3)
     for process in alive:
         process.kill()  # ours, by id: don't let one test's leftovers break the next
-    assert not alive, f'processes left running after the test: {[p.pid for p in alive]}'
+    assert not alive, f'processes left running after the test: {alive}'
