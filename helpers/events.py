@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 
 __all__ = [
     'PUBLISHED', 'UNROUTABLE', 'DELIVERED', 'ACKED', 'RETRIED', 'DEAD_LETTERED', 'QUARANTINED',
-    'RECONNECTED', 'KINDS', 'Event', 'EventLog',
+    'UNACKED', 'RECONNECTED', 'KINDS', 'Event', 'EventLog',
 ]
 
 PUBLISHED = 'published'          # a producer handed the message to the exchange
@@ -23,8 +23,9 @@ ACKED = 'acked'                  # the handler finished and the message was ackn
 RETRIED = 'retried'              # the handler raised; the message will be tried again
 DEAD_LETTERED = 'dead_lettered'  # the handler kept failing; parked with the reason
 QUARANTINED = 'quarantined'      # the body could not be decoded or was not allowed
+UNACKED = 'unacked'              # the connection dropped before the ack went out; it will come again
 RECONNECTED = 'reconnected'      # a worker lost its broker connection and consumes this queue again
-KINDS = (PUBLISHED, UNROUTABLE, DELIVERED, ACKED, RETRIED, DEAD_LETTERED, QUARANTINED, RECONNECTED)
+KINDS = (PUBLISHED, UNROUTABLE, DELIVERED, ACKED, RETRIED, DEAD_LETTERED, QUARANTINED, UNACKED, RECONNECTED)
 
 
 class Event(NamedTuple):
@@ -124,11 +125,11 @@ class EventLog:
                         what=f'{count} {kind!r} events{where}')
 
     def wait_settled(self, queues: Iterable[str] | None = None, timeout: float = 10.0) -> None:
-        """Block until every delivery has an outcome (acked, dead-lettered or quarantined)."""
+        """Block until every delivery has ended: acked, dead-lettered, quarantined or unacked (it comes again)."""
         def settled(log: EventLog) -> bool:
             tally = Counter(e.kind for e in log._events
                             if queues is None or e.queue in queues)
-            done = tally[ACKED] + tally[DEAD_LETTERED] + tally[QUARANTINED]
+            done = tally[ACKED] + tally[DEAD_LETTERED] + tally[QUARANTINED] + tally[UNACKED]
             return done >= tally[DELIVERED]
         self.wait_until(settled, timeout, what='every delivered message to be settled')
 

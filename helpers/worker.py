@@ -30,7 +30,7 @@ from kombu import Consumer, Producer
 from kombu.mixins import ConsumerMixin
 
 from . import config
-from .events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RECONNECTED, RETRIED, EventLog
+from .events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RECONNECTED, RETRIED, UNACKED, EventLog
 from .topology import DEAD_LETTER_KEY, SEED, Topology
 
 __all__ = ['Delivery', 'Handler', 'Worker', 'WorkerError', 'running_workers', 'stop_all', 'main']
@@ -208,7 +208,7 @@ class Worker(ConsumerMixin):
                 if self.retry_delay:
                     time.sleep(self.retry_delay * attempt)
                 continue
-            message.ack()
+            self._ack(message, queue, message_id, routing_key)
             self.log.record(ACKED, message_id, routing_key, queue, '' if result is None else str(result))
             return
 
@@ -223,8 +223,18 @@ class Worker(ConsumerMixin):
             content_type=message.content_type or 'application/octet-stream',
             content_encoding=message.content_encoding or 'binary',
         )
-        message.ack()
+        self._ack(message, queue, message_id, routing_key)
         self.log.record(kind, message_id, routing_key, queue, reason)
+
+    def _ack(self, message, queue: str, message_id: str, routing_key: str) -> None:
+        """Ack ``message``; if the connection is gone, say that it will come again, and reconnect."""
+        try:
+            message.ack()
+        except self.connection.connection_errors as exc:
+            self.log.record(UNACKED, message_id, routing_key, queue,
+                            f'the connection dropped before the ack ({_one_line(exc)}); '
+                            'the broker will deliver this message again')
+            raise  # ConsumerMixin reconnects
 
     # -- running in a background thread ----------------------------------------
 

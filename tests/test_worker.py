@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RETRIED
+from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RETRIED, UNACKED
 from helpers.producer import Publisher
 from helpers.worker import Worker, WorkerError, running_workers
 
@@ -151,3 +151,31 @@ def test_dead_lettering_never_runs_another_delivery_inside_it(broker_url, unique
     assert len(deepest) == 60 and max(deepest) == 1
     assert sorted(log.ids(DEAD_LETTERED)) == sorted(log.ids(DELIVERED)) and log.count(ACKED) == 0
     assert _dead_letter_count(broker_url, unique_topology) == 60
+
+
+def test_an_ack_cut_off_by_a_lost_connection_ends_the_delivery_as_unacked(memory_url, log):
+    """The handler ran but the ack never left: say it will come again, and let the worker reconnect."""
+    worker = Worker(memory_url, log=log, name='cut-off')
+    lost = worker.connection.connection_errors[0]
+
+    class CutOff:
+        properties = {'message_id': 'm1'}
+        delivery_info = {'routing_key': 'video.upload', 'delivery_tag': 1}
+        headers, content_type = {}, 'application/json'
+
+        def decode(self):
+            return {'n': 1}
+
+        def ack(self):
+            raise lost('Connection reset by peer')
+
+    try:
+        with pytest.raises(lost):
+            worker._on_message('video_queue', CutOff())
+    finally:
+        worker.connection.release()
+    [event] = log.events(UNACKED)
+    assert (event.message_id, event.queue) == ('m1', 'video_queue')
+    assert 'Connection reset by peer' in event.detail and 'deliver this message again' in event.detail
+    assert log.count(ACKED) == 0
+    log.wait_settled(timeout=1)  # the delivery has ended, so nothing waits for it forever
