@@ -185,6 +185,17 @@ class Worker(ConsumerMixin):
         routing_key = delivery_info.get('routing_key') or ''
         self.log.record(DELIVERED, message_id, routing_key, queue)
         try:
+            self._settle(queue, message, message_id, routing_key)
+        except self.connection.connection_errors as exc:  # from the ack or the dead-letter publish
+            self.log.record(UNACKED, message_id, routing_key, queue,
+                            f'the connection dropped before the message was acked ({_one_line(exc)}); '
+                            'the broker will deliver this message again')
+            raise  # ConsumerMixin reconnects
+
+    def _settle(self, queue: str, message, message_id: str, routing_key: str) -> None:
+        """Run the queue's handler (with retries), then ack the message, or park it with the reason."""
+        delivery_info = message.delivery_info
+        try:
             body = message.decode()
         except Exception as exc:
             self._park(message, queue, message_id, routing_key, QUARANTINED,
@@ -208,7 +219,7 @@ class Worker(ConsumerMixin):
                 if self.retry_delay:
                     time.sleep(self.retry_delay * attempt)
                 continue
-            self._ack(message, queue, message_id, routing_key)
+            message.ack()
             self.log.record(ACKED, message_id, routing_key, queue, '' if result is None else str(result))
             return
 
@@ -223,18 +234,8 @@ class Worker(ConsumerMixin):
             content_type=message.content_type or 'application/octet-stream',
             content_encoding=message.content_encoding or 'binary',
         )
-        self._ack(message, queue, message_id, routing_key)
+        message.ack()
         self.log.record(kind, message_id, routing_key, queue, reason)
-
-    def _ack(self, message, queue: str, message_id: str, routing_key: str) -> None:
-        """Ack ``message``; if the connection is gone, say that it will come again, and reconnect."""
-        try:
-            message.ack()
-        except self.connection.connection_errors as exc:
-            self.log.record(UNACKED, message_id, routing_key, queue,
-                            f'the connection dropped before the ack ({_one_line(exc)}); '
-                            'the broker will deliver this message again')
-            raise  # ConsumerMixin reconnects
 
     # -- running in a background thread ----------------------------------------
 

@@ -153,22 +153,29 @@ def test_dead_lettering_never_runs_another_delivery_inside_it(broker_url, unique
     assert _dead_letter_count(broker_url, unique_topology) == 60
 
 
-def test_an_ack_cut_off_by_a_lost_connection_ends_the_delivery_as_unacked(memory_url, log):
-    """The handler ran but the ack never left: say it will come again, and let the worker reconnect."""
-    worker = Worker(memory_url, log=log, name='cut-off')
+@pytest.mark.parametrize('cut', ['ack', 'dead-letter publish'])
+def test_a_message_cut_off_by_a_lost_connection_ends_the_delivery_as_unacked(memory_url, log, cut):
+    """The ack (or the dead letter) never left: say the message will come again, and let the worker reconnect."""
+    def handler(body, delivery):
+        if cut == 'dead-letter publish':
+            raise ValueError('corrupt')
+
+    worker = Worker(memory_url, log=log, name='cut-off', handlers=handler, max_retries=0)
     lost = worker.connection.connection_errors[0]
+
+    def reset(*args, **kwargs):
+        raise lost('Connection reset by peer')
 
     class CutOff:
         properties = {'message_id': 'm1'}
         delivery_info = {'routing_key': 'video.upload', 'delivery_tag': 1}
-        headers, content_type = {}, 'application/json'
+        headers, content_type, content_encoding, body = {}, 'application/json', 'utf-8', b'{"n": 1}'
+        ack = staticmethod(reset)
 
         def decode(self):
             return {'n': 1}
 
-        def ack(self):
-            raise lost('Connection reset by peer')
-
+    worker._dead_letters = type('Producer', (), {'publish': staticmethod(reset)})()
     try:
         with pytest.raises(lost):
             worker._on_message('video_queue', CutOff())
@@ -177,5 +184,5 @@ def test_an_ack_cut_off_by_a_lost_connection_ends_the_delivery_as_unacked(memory
     [event] = log.events(UNACKED)
     assert (event.message_id, event.queue) == ('m1', 'video_queue')
     assert 'Connection reset by peer' in event.detail and 'deliver this message again' in event.detail
-    assert log.count(ACKED) == 0
+    assert log.count(ACKED) == log.count(DEAD_LETTERED) == 0
     log.wait_settled(timeout=1)  # the delivery has ended, so nothing waits for it forever
