@@ -61,21 +61,14 @@ def test_hash_matches_everything_and_a_key_matches_itself(routing_key):
     assert 'audit_queue' in MEDIA.route(routing_key)  # bound with '#'
 
 
+@pytest.mark.parametrize(('validate', 'error'), [(validate_routing_key, RoutingKeyError),
+                                                  (validate_binding_key, BindingKeyError)])
 @MODEST
 @given(st.one_of(st.text(max_size=300), st.binary(max_size=20), st.integers(), st.none()))
-def test_routing_key_validator_raises_only_routing_key_error(key):
+def test_key_validators_raise_only_their_own_one_line_error(validate, error, key):
     try:
-        assert validate_routing_key(key) is key
-    except RoutingKeyError as exc:
-        assert str(exc) and '\n' not in str(exc)
-
-
-@MODEST
-@given(st.one_of(st.text(max_size=300), st.binary(max_size=20), st.integers(), st.none()))
-def test_binding_key_validator_raises_only_binding_key_error(key):
-    try:
-        assert validate_binding_key(key) is key
-    except BindingKeyError as exc:
+        assert validate(key) is key
+    except error as exc:
         assert str(exc) and '\n' not in str(exc)
 
 
