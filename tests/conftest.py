@@ -58,6 +58,18 @@ def memory_url() -> str:
     return 'memory://'
 
 
+@contextlib.contextmanager
+def declared(url: str, topology: Topology):
+    """``topology`` declared afresh on ``url`` (its queues empty) for the with-block; deleted after it."""
+    with config.connect(url) as conn:
+        topology.reset(conn)
+    try:
+        yield topology
+    finally:
+        with config.connect(url) as conn:
+            topology.delete(conn)
+
+
 @pytest.fixture
 def unique_topology(broker_url):
     """The seed's bindings on a fresh, uniquely named exchange, its queues empty; deleted afterwards.
@@ -65,12 +77,8 @@ def unique_topology(broker_url):
     The queue names are the seed's, so a test can say 'video_queue': on redis:// and memory:// a queue
     is known by name alone, which is why it is emptied first (an earlier test may have left messages).
     """
-    topology = Topology(f'test_{uuid.uuid4().hex[:10]}', SEED.bindings)
-    with config.connect(broker_url) as conn:
-        topology.reset(conn)
-    yield topology
-    with config.connect(broker_url) as conn:
-        topology.delete(conn)
+    with declared(broker_url, Topology(f'test_{uuid.uuid4().hex[:10]}', SEED.bindings)) as topology:
+        yield topology
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pickle
 import uuid
 
 import pytest
+from conftest import declared
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,20 +19,15 @@ from helpers.worker import Worker, WorkerError
 ONE_MB = 1024 * 1024
 
 
-def fresh_topology(url: str) -> Topology:
+def unique_seed() -> Topology:
     """SEED's bindings on a unique exchange and unique queues (queue names are global on a broker)."""
-    topology = SEED.renamed(f'bad_{uuid.uuid4().hex[:10]}')
-    with config.connect(url) as conn:
-        topology.reset(conn)
-    return topology
+    return SEED.renamed(f'bad_{uuid.uuid4().hex[:10]}')
 
 
 @pytest.fixture
 def topology(broker_url):
-    topology = fresh_topology(broker_url)
-    yield topology
-    with config.connect(broker_url) as conn:
-        topology.delete(conn)
+    with declared(broker_url, unique_seed()) as topology:
+        yield topology
 
 
 # (what, body, content type, content encoding, words the quarantine reason must contain)
@@ -96,9 +92,8 @@ def test_bad_bodies_are_quarantined_and_good_ones_around_them_are_kept(broker_ur
     ('v' * 300, 'bytes long'),
 ])
 def test_bad_routing_keys_are_refused_before_anything_is_sent(memory_url, key, says):
-    topology = fresh_topology(memory_url)
     log = EventLog()
-    with Publisher(memory_url, topology=topology, log=log) as pub:
+    with declared(memory_url, unique_seed()) as topology, Publisher(memory_url, topology=topology, log=log) as pub:
         kept = pub.publish('video.upload', {'n': 1})
         with pytest.raises(RoutingKeyError, match=says):
             pub.publish(key, {'n': 2})
@@ -141,24 +136,23 @@ typed_payload = st.one_of(st.text(max_size=60), st.sampled_from(['{}', '{"a": 1}
 @given(st.lists(st.tuples(typed_text, typed_payload), min_size=1, max_size=8))
 def test_garbage_in_the_panel_boxes_is_refused_and_accepted_messages_arrive(memory_url, typed):
     from helpers.panel import ControlPanel
-    topology = fresh_topology(memory_url)
     log = EventLog()
-    queues = topology.queue_names
-    with Worker(memory_url, topology=topology, log=log, name='panel-garbage'), \
-            ControlPanel(memory_url, topology=topology, log=log) as panel:
-        accepted = []
-        for key, payload in typed:
-            panel.key_box.value, panel.payload_box.value = key, payload
-            panel.publish_button.click()
-            receipt = panel.last_receipt
-            if receipt is not None and receipt.message_id not in [r.message_id for r in accepted]:
-                accepted.append(receipt)
-            else:
-                assert panel.message.startswith('⚠ nothing published:') and '\n' not in panel.message
-        expected = sum(len(r.queues) for r in accepted)
-        log.wait_for(ACKED, expected, timeout=20)
-        log.wait_settled(timeout=20)
-    for queue in queues:
-        assert sorted(log.ids(ACKED, queue)) == sorted(r.message_id for r in accepted if queue in r.queues)
-    with config.connect(memory_url) as conn:
-        topology.delete(conn)
+    with declared(memory_url, unique_seed()) as topology:
+        queues = topology.queue_names
+        with Worker(memory_url, topology=topology, log=log, name='panel-garbage'), \
+                ControlPanel(memory_url, topology=topology, log=log) as panel:
+            accepted = []
+            for key, payload in typed:
+                panel.key_box.value, panel.payload_box.value = key, payload
+                panel.publish_button.click()
+                receipt = panel.last_receipt
+                if receipt is not None and receipt.message_id not in [r.message_id for r in accepted]:
+                    accepted.append(receipt)
+                else:
+                    assert panel.message.startswith('⚠ nothing published:') and '\n' not in panel.message
+            expected = sum(len(r.queues) for r in accepted)
+            log.wait_for(ACKED, expected, timeout=20)
+            log.wait_settled(timeout=20)
+        for queue in queues:
+            assert sorted(log.ids(ACKED, queue)) == sorted(r.message_id for r in accepted if queue in r.queues)
+

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import BROKERS, require_broker
+from conftest import BROKERS, declared, require_broker
 
 from helpers import config
 from helpers.events import ACKED, DELIVERED, PUBLISHED, RECONNECTED, EventLog
@@ -46,14 +46,11 @@ def amqp_url() -> str:
 @pytest.fixture
 def topology(amqp_url):
     """SEED's bindings on a unique exchange NAME and queues NAME.<queue> (queue names are global)."""
-    topo = SEED.renamed(f'fault_{uuid.uuid4().hex[:10]}')
-    with config.connect(amqp_url) as conn:
-        topo.reset(conn)
-    yield topo
-    with config.connect(amqp_url) as conn:
-        consumers = {q.name: q.bind(conn.default_channel).queue_declare(passive=True).consumer_count
-                     for q in topo.queues()}
-        topo.delete(conn)
+    with declared(amqp_url, SEED.renamed(f'fault_{uuid.uuid4().hex[:10]}')) as topo:
+        yield topo
+        with config.connect(amqp_url) as conn:
+            consumers = {q.name: q.bind(conn.default_channel).queue_declare(passive=True).consumer_count
+                         for q in topo.queues()}
     assert consumers == dict.fromkeys(topo.queue_names, 0), 'a consumer was left behind'
 
 
@@ -213,14 +210,8 @@ def test_dropped_connections_reconnect_and_lose_nothing(amqp_url, topology):
 
 def test_dropped_redis_connections_reconnect_and_lose_nothing():
     url = require_broker(BROKERS['redis'])
-    topo = SEED.renamed(f'fault_{uuid.uuid4().hex[:10]}')
-    with config.connect(url) as conn:
-        topo.reset(conn)
-    try:
+    with declared(url, SEED.renamed(f'fault_{uuid.uuid4().hex[:10]}')) as topo:
         report = run_under_faults(url, topo, lambda: drop_my_redis_connections(url))
-    finally:
-        with config.connect(url) as conn:
-            topo.delete(conn)
     print(f'\nredis connections dropped: {report}')
     assert report['fault'] >= 3
     assert report['lost'] == 0

@@ -10,9 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import BROKERS, require_broker
+from conftest import BROKERS, declared, require_broker
 
-from helpers import config
 from helpers.processes import WorkerFleet, needs_rabbitmq, worker_command
 from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
@@ -107,12 +106,8 @@ def test_cli_rejects_an_unknown_queue():
 def amqp_topology():
     url = require_broker(BROKERS['amqp'])
     suffix = uuid.uuid4().hex[:8]
-    topology = Topology(f'test_scaling_{suffix}', ((f'test_jobs_{suffix}', 'video.#'),))
-    with config.connect(url) as conn:
-        topology.reset(conn)
-    yield url, topology
-    with config.connect(url) as conn:
-        topology.delete(conn)
+    with declared(url, Topology(f'test_scaling_{suffix}', ((f'test_jobs_{suffix}', 'video.#'),))) as topology:
+        yield url, topology
 
 
 def test_round_robin_and_redelivery_on_rabbitmq(amqp_topology):

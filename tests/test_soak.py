@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from conftest import declared
 
 from helpers import config
 from helpers.events import ACKED, DEAD_LETTERED, QUARANTINED, Event, EventLog
@@ -32,12 +33,8 @@ KEYS = ('video.upload.hd', 'image.upload.png', 'audio.upload', 'user.login', 'vi
 @pytest.fixture
 def media_topology(broker_url):
     """MEDIA's bindings on a fresh exchange and queues, all uniquely named; deleted afterwards."""
-    topology = MEDIA.renamed(f'soak_{uuid.uuid4().hex[:10]}')
-    with config.connect(broker_url) as conn:
-        topology.reset(conn)
-    yield topology
-    with config.connect(broker_url) as conn:
-        topology.delete(conn)
+    with declared(broker_url, MEDIA.renamed(f'soak_{uuid.uuid4().hex[:10]}')) as topology:
+        yield topology
 
 
 class AckCounter:
