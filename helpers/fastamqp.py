@@ -117,6 +117,8 @@ class BufferedTCPTransport(TCPTransport):
 class BufferedConnection(pyamqp.Connection):
     """A py-amqp Connection that uses BufferedTCPTransport for plain TCP."""
 
+    tcp_transport: type[BufferedTCPTransport] = BufferedTCPTransport
+
     def blocking_read(self, timeout=None):
         """Read one frame; skip py-amqp's two settimeout calls when the frame is already buffered."""
         transport = self.transport
@@ -131,8 +133,8 @@ class BufferedConnection(pyamqp.Connection):
         if ssl:
             return super().Transport(host, connect_timeout, ssl, read_timeout, write_timeout,
                                      socket_settings, **kwargs)
-        return BufferedTCPTransport(host, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                                    write_timeout=write_timeout, socket_settings=socket_settings, **kwargs)
+        return self.tcp_transport(host, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                  write_timeout=write_timeout, socket_settings=socket_settings, **kwargs)
 
 
 class FastTransport(pyamqp.Transport):
@@ -148,13 +150,7 @@ class CoalescingTCPTransport(BufferedTCPTransport):
 
 
 class CoalescingConnection(BufferedConnection):
-    def Transport(self, host, connect_timeout, ssl=False, read_timeout=None, write_timeout=None,
-                  socket_settings=None, **kwargs):
-        if ssl:
-            return super().Transport(host, connect_timeout, ssl, read_timeout, write_timeout,
-                                     socket_settings, **kwargs)
-        return CoalescingTCPTransport(host, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                                      write_timeout=write_timeout, socket_settings=socket_settings, **kwargs)
+    tcp_transport = CoalescingTCPTransport
 
 
 class CoalescingTransport(pyamqp.Transport):
