@@ -126,9 +126,7 @@ def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeou
     if fast:
         from . import fastamqp
 
-        worker.connection.release()
-        worker.connection = config.connect(url, transport=getattr(fastamqp, fast),
-                                           transport_options={'confirm_publish': True})
+        fastamqp.consume_with(worker, fast)
     deadline = time.monotonic() + timeout
     worker.start()
     try:

@@ -7,7 +7,8 @@ to 64 KiB at a time, cuts frames out of its buffer, and leaves the socket
 timeout alone while a whole frame is already buffered.  Nothing else
 changes: every message is still delivered, handled and acked one by one.
 
-Use it with ``kombu.Connection(url, transport=FastTransport)`` (amqp:// only).
+Use it with ``kombu.Connection(url, transport=FastTransport)``, or ``consume_with(worker)``
+for a Worker (amqp:// only).
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from amqp.exceptions import UnexpectedFrame
 from amqp.transport import TCPTransport
 from kombu.transport import pyamqp
 
+from . import config
+
 __all__ = ['BufferedTCPTransport', 'BufferedConnection', 'FastTransport', 'CoalescingTCPTransport',
-           'CoalescingConnection', 'CoalescingTransport']
+           'CoalescingConnection', 'CoalescingTransport', 'consume_with']
 
 CHUNK = 65536
 FRAME_END = 206
@@ -158,3 +161,10 @@ class CoalescingTransport(pyamqp.Transport):
     the acks of the deliveries already buffered travel in one write."""
 
     Connection = CoalescingConnection
+
+
+def consume_with(worker, transport: str = 'FastTransport'):
+    """Make a (not yet started) Worker consume through this module's ``transport``; returns the worker."""
+    worker.connection.release()
+    worker.connection = config.connect(worker.url, transport=globals()[transport])
+    return worker

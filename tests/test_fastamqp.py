@@ -86,10 +86,8 @@ def test_worker_on_fastamqp_handles_every_message(transport):
         if body['n'] % 40 == 7:
             raise ValueError('cannot process')
 
-    worker = Worker(url, topology=topology, log=log, handlers=fragile, prefetch_count=50, name=name)
-    worker.connection.release()
-    worker.connection = config.connect(url, transport=getattr(fastamqp, transport),
-                                       transport_options={'confirm_publish': True})
+    worker = fastamqp.consume_with(Worker(url, topology=topology, log=log, handlers=fragile, prefetch_count=50,
+                                          name=name), transport)
     try:
         with worker, Publisher(url, topology=topology, log=log) as publisher:
             big = 'y' * 300_000  # larger than one read-ahead chunk
