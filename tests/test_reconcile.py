@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from helpers import config
+from helpers import config, solutions
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, EventLog
 from helpers.fullrun import MEDIA_EVENTS, full_run, scenario
 from helpers.reconcile import reconcile
@@ -101,7 +101,6 @@ def test_notebook_04_solution_passes_its_self_check():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(check, '04_full_run.ipynb', 'exec'), namespace)
-        exec(compile((notebooks / 'solutions' / '04_full_run.py').read_text(), '04_full_run.py', 'exec'),
-             namespace)
+        exec(compile(solutions.nb04_full_run, 'nb04_full_run.py', 'exec'), namespace)
     first, second = out.getvalue().splitlines()
     assert first.startswith('❌') and second.startswith('✅')

@@ -30,7 +30,7 @@ def checker_namespace(notebook: str, checker: str) -> dict:
 ])
 def test_solution_passes_the_self_check(notebook, checker):
     namespace = checker_namespace(notebook, checker)
-    solution = NOTEBOOKS / 'solutions' / notebook.replace('.ipynb', '.py')
+    solution = NOTEBOOKS.parent / 'helpers' / 'solutions' / ('nb' + notebook.replace('.ipynb', '.py'))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(solution.read_text(), str(solution), 'exec'), namespace)
