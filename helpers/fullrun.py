@@ -80,7 +80,8 @@ def media_handler(work_seconds: float = 0.0) -> Callable[[Any, Delivery], str]:
         if work_seconds:
             time.sleep(work_seconds)
         if not delivery.queue.startswith('audit') and isinstance(body, dict) and body.get('corrupt'):
-            raise MediaError(f'{body.get("event")} #{body.get("n")}: the file is corrupt')
+            name = body.get('file') or (f'{delivery.routing_key} #{body["n"]}' if 'n' in body else delivery.routing_key)
+            raise MediaError(f'{name} (message {delivery.message_id}): the file is corrupt')
         return delivery.queue.removesuffix('_queue')
     return handle
 
