@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from typing import Any, Callable, TextIO
+from typing import Any
 
 from . import config
 from .events import PUBLISHED, EventLog
 from .fullrun import RunResult, full_run
 from .producer import Publisher
+from .progress import Bars
 from .reconcile import Reconciliation, wait_accounted
 from .topology import MEDIA, SEED
 from .worker import Delivery, Worker
@@ -75,26 +75,6 @@ def report(result: RunResult, transport: str) -> dict:
     }
 
 
-def _progress_printer(stream: TextIO) -> Callable[[int, int], None]:
-    """A progress callback: a redrawn line on a terminal, else a line every second."""
-    state = {'last': 0.0, 'shown': -1}
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == state['shown'] or (now - state['last'] < (0.1 if stream.isatty() else 1.0) and done < total):
-            return
-        state['last'], state['shown'] = now, done
-        width = 30
-        filled = width * done // max(total, 1)
-        text = f'  [{"#" * filled}{"." * (width - filled)}] {done}/{total} copies settled'
-        if stream.isatty():
-            stream.write('\r' + text + ('\n' if done >= total else ''))
-        else:
-            stream.write(text + '\n')
-        stream.flush()
-    return show
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the seed's scenario and the full media run on one broker, then print the reconciliation."""
     parser = argparse.ArgumentParser(prog='python -m helpers.demo', description=main.__doc__)
@@ -120,9 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             f'{args.workers} workers ({MEDIA.exchange_name})')
         for queue in MEDIA.queue_names:
             say(f'    {queue:<16} ← {", ".join(MEDIA.binding_keys(queue))}')
-        progress = None if args.json else _progress_printer(sys.stdout)
-        result = full_run(url, args.messages, args.workers, args.producers, corrupt_rate=0.01,
-                          progress=progress)
+        bars = Bars({'published': (args.messages, ' msg'), 'settled': (None, ' copy')})  # on stderr
+        with bars:
+            def progress(published: int, settled: int, expected: int) -> None:
+                bars.total('settled', expected)
+                bars.update(published=published, settled=settled)
+
+            result = full_run(url, args.messages, args.workers, args.producers, corrupt_rate=0.01,
+                              progress=progress)
     except (config.BrokerError, TimeoutError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

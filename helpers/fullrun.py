@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import config
-from .events import EventLog
+from .events import PUBLISHED, EventLog
 from .producer import Publisher
 from .reconcile import SETTLED, Reconciliation, wait_accounted
 from .topology import MEDIA, Topology
@@ -96,16 +96,23 @@ def _publish(url: str, topology: Topology, log: EventLog, name: str,
         errors.append(exc)
 
 
+def _tally(log: EventLog) -> tuple[int, int]:
+    """(published messages, settled copies) so far."""
+    kinds = [event.kind for event in log.events()]
+    return kinds.count(PUBLISHED), sum(kinds.count(kind) for kind in SETTLED)
+
+
 def full_run(url: str | None = None, messages: int = 200, workers: int = 4, producers: int = 2, *,
              topology: Topology = MEDIA, prefetch: int = 1, work_seconds: float = 0.0,
              corrupt_rate: float = 0.0, seed: int = 4, log: EventLog | None = None, reset: bool = True,
-             timeout: float = 60.0, progress: Callable[[int, int], None] | None = None) -> RunResult:
+             timeout: float = 60.0, progress: Callable[[int, int, int], None] | None = None) -> RunResult:
     """Start ``workers`` workers and ``producers`` publishing threads, wait until every copy settled, stop all.
 
     The clock runs from the first publish to the last settled copy.  With
     ``reset`` the topology is deleted and declared afresh first, so nothing
-    left over from an earlier run is consumed.  ``progress(settled, expected)``
-    is called from this thread while waiting.
+    left over from an earlier run is consumed.  ``progress(published, settled, expected)``
+    is called from this thread from the start (0, 0, expected) and about ten times a second
+    while the producers publish and the workers settle.
     """
     if workers < 1 or producers < 1:
         raise ValueError(f'workers={workers}, producers={producers}: a run needs at least one of each')
@@ -116,6 +123,9 @@ def full_run(url: str | None = None, messages: int = 200, workers: int = 4, prod
         with config.connect(url) as conn:
             topology.reset(conn)
     items = scenario(messages, seed, corrupt_rate)
+    report = progress or (lambda published, settled, expected: None)
+    expected = sum(len(topology.route(key)) for key, _payload in items)
+    report(0, 0, expected)
     handler = media_handler(work_seconds)
     crew = [Worker(url, topology=topology, handlers=handler, log=log, prefetch_count=prefetch,
                    name=f'fullrun-{i}') for i in range(1, workers + 1)]
@@ -130,10 +140,14 @@ def full_run(url: str | None = None, messages: int = 200, workers: int = 4, prod
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            while thread.is_alive():
+                thread.join(0.1)
+                report(*_tally(log), expected)
         if errors:
             raise errors[0]
-        result = wait_accounted(topology, log, timeout=timeout, progress=progress)
+        published = _tally(log)[0]
+        result = wait_accounted(topology, log, timeout=timeout,
+                                progress=lambda settled, wanted: report(published, settled, wanted))
         seconds = max((e.time for e in log.events() if e.kind in SETTLED), default=start) - start
     finally:
         for worker in crew:
