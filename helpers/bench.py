@@ -8,21 +8,28 @@ with a bare kombu ``Consumer`` + ``drain_events`` loop on the same transport
 and prefetch, on ``amqp://`` with raw pika when it is installed, and with the
 Worker on ``helpers.fastamqp`` (py-amqp reading the socket in 64 KiB chunks,
 then also with its acks coalesced; every message still acked by itself).
-Each rate is the best of ``--repeat`` interleaved tries (default 3: the
-machine is shared).  A rate is (N - 1) / (last ack - first delivery), the
-same clock for every contender.  Then messages are published one at a time
-and publish→handled latency is read from the EventLog's times.
+Each contender is measured ``--repeat`` times, interleaved (default 5), and
+reported as the median with the lowest and highest try: on a busy machine a
+single short drain can lose half its speed to another process, so one try
+proves little.  A rate is (N - 1) / (last ack - first delivery), the same
+clock for every contender.  The ratios are ours ÷ theirs, from the medians.
+Then messages are published one at a time and publish→handled latency is
+read from the EventLog's times.  Progress goes to stderr from the first
+message (``--json`` keeps stdout to one JSON object).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
+import statistics
 import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from kombu import Consumer, Producer
@@ -30,18 +37,42 @@ from kombu import Consumer, Producer
 from . import config
 from .events import ACKED, DELIVERED, EventLog
 from .producer import Publisher
+from .progress import Bars
 from .topology import Topology
 from .worker import Worker
 
-__all__ = ['BenchResult', 'bench_topology', 'fill', 'helpers_rate', 'bare_kombu_rate', 'pika_rate',
-           'latency_ms', 'run_bench', 'main']
+__all__ = ['BenchResult', 'Spread', 'bench_topology', 'fill', 'helpers_rate', 'bare_kombu_rate', 'pika_rate',
+           'prefetch_rates', 'latency_ms', 'run_bench', 'main']
 
 ROUTING_KEY = 'bench.item'
+TICK = 100  # report progress every this many messages (cheap next to a message)
+
+Tick = Callable[[int], None]
+
+
+def _no_tick(n: int) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Repeated measurements of one rate: the median, the lowest and the highest."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        """The spread of ``values`` (at least one, all finite)."""
+        if not values or not all(math.isfinite(v) for v in values):
+            raise ValueError(f'cannot summarise {list(values)!r}: need one or more finite rates')
+        return cls(statistics.median(values), min(values), max(values))
 
 
 @dataclass(frozen=True)
 class BenchResult:
-    """One benchmark run (rates in messages per second; None where not measured)."""
+    """One benchmark run (rates: medians in messages per second; None where not measured)."""
 
     transport: str
     messages: int
@@ -57,31 +88,31 @@ class BenchResult:
     ratio_fast_vs_pika: float | None = None
     helpers_coalesced_msgs_per_s: float | None = None  # ...and with its acks coalesced per read
     ratio_coalesced_vs_pika: float | None = None
+    repeat: int = 1
+    spreads: dict[str, tuple[float, float]] = field(default_factory=dict)  # contender: (lowest, highest)
 
     def as_dict(self) -> dict:
         """The result as a JSON-ready dict."""
         return asdict(self)
 
     def table(self) -> str:
-        """A small text table for the terminal."""
-        def rate(value: float | None) -> str:
-            return 'not measured' if value is None else f'{value:,.0f} msg/s'
-
-        def ratio(value: float | None) -> str:
-            return '' if value is None else f'{value:.2f}'
-
-        rows = [('helpers Worker', rate(self.helpers_msgs_per_s), ''),
-                ('bare kombu loop', rate(self.bare_kombu_msgs_per_s), ratio(self.ratio_vs_bare)),
-                ('raw pika', rate(self.pika_msgs_per_s), ratio(self.ratio_vs_pika))]
-        if self.helpers_fast_msgs_per_s is not None:
-            rows.append(('Worker, fastamqp', rate(self.helpers_fast_msgs_per_s), ''))
-        if self.helpers_coalesced_msgs_per_s is not None:
-            rows.append(('...acks coalesced', rate(self.helpers_coalesced_msgs_per_s), ''))
-        lines = [f'{self.transport}: {self.messages} messages, prefetch {self.prefetch}',
-                 f'{"consume + ack":<18}{"rate":>16}  {"helpers/it":>10}']
-        lines += [f'{name:<18}{value:>16}  {r:>10}' for name, value, r in rows]
+        """A small text table for the terminal (only the contenders that were measured)."""
+        rows = [('helpers Worker', 'ours', self.helpers_msgs_per_s, None),
+                ('bare kombu loop', 'bare', self.bare_kombu_msgs_per_s, self.ratio_vs_bare),
+                ('raw pika', 'pika', self.pika_msgs_per_s, self.ratio_vs_pika),
+                ('Worker, fastamqp', 'fast', self.helpers_fast_msgs_per_s, None),
+                ('...acks coalesced', 'coalesced', self.helpers_coalesced_msgs_per_s, None)]
+        lines = [f'{self.transport}: {self.messages} messages, prefetch {self.prefetch}, '
+                 f'median of {self.repeat} tries',
+                 f'{"consume + ack":<18}{"median":>14}  {"lowest – highest":>20}  {"ours ÷ this":>11}']
+        for name, key, median, ratio in rows:
+            if median is None:
+                continue
+            low, high = self.spreads.get(key, (median, median))
+            lines.append(f'{name:<18}{median:>10,.0f} /s  {f"{low:,.0f} – {high:,.0f}":>20}  '
+                         f'{"" if ratio is None else f"{ratio:.2f}":>11}')
         if self.ratio_fast_vs_pika is not None:
-            lines.append(f'Worker on fastamqp / raw pika: {self.ratio_fast_vs_pika:.2f}, '
+            lines.append(f'Worker on fastamqp ÷ raw pika: {self.ratio_fast_vs_pika:.2f}, '
                          f'with acks coalesced: {self.ratio_coalesced_vs_pika:.2f}')
         lines.append(f'publish → handled latency: p50 {self.latency_ms_p50:.2f} ms, '
                      f'p99 {self.latency_ms_p99:.2f} ms')
@@ -94,7 +125,7 @@ def bench_topology() -> Topology:
     return Topology(name, ((name, 'bench.#'),), durable=False)
 
 
-def fill(url: str, topology: Topology, count: int, timeout: float = 60.0) -> None:
+def fill(url: str, topology: Topology, count: int, timeout: float = 60.0, tick: Tick = _no_tick) -> None:
     """Publish ``count`` small JSON messages into the topology's queue and wait until they are all there."""
     queue_name = topology.queue_names[0]
     with config.connect(url) as conn:
@@ -103,6 +134,9 @@ def fill(url: str, topology: Topology, count: int, timeout: float = 60.0) -> Non
         for n in range(count):
             producer.publish({'n': n, 'file': f'clip-{n}.mp4'}, routing_key=ROUTING_KEY, serializer='json',
                              message_id=f'fill-{n}')
+            if n % TICK == TICK - 1:
+                tick(TICK)
+        tick(count % TICK)
         deadline = time.monotonic() + timeout
         queue = topology.queue(queue_name).bind(conn.default_channel)
         while queue.queue_declare(passive=True).message_count < count:
@@ -116,7 +150,7 @@ def _rate(count: int, first: float, last: float) -> float:
 
 
 def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
-                 fast: str | None = None) -> float:
+                 fast: str | None = None, tick: Tick = _no_tick) -> float:
     """Drain ``count`` waiting messages with the helpers' Worker; messages per second.
 
     ``fast`` names a transport class of ``helpers.fastamqp`` to consume with (amqp:// only).
@@ -128,19 +162,24 @@ def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeou
 
         fastamqp.consume_with(worker, fast)
     deadline = time.monotonic() + timeout
+    shown = 0
     worker.start()
     try:
         while len(log) < 2 * count:  # one delivered and one acked event per message
             if time.monotonic() > deadline or not worker.is_running:
                 raise TimeoutError(f'the worker handled {log.count(ACKED)} of {count} messages in {timeout:g} s')
             time.sleep(0.005)
+            tick(len(log) // 2 - shown)
+            shown = len(log) // 2
     finally:
         worker.stop()
+    tick(count - shown)
     first = log.events(DELIVERED)[0].time
     return _rate(count, first, log.events(ACKED)[-1].time)
 
 
-def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0) -> float:
+def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
+                    tick: Tick = _no_tick) -> float:
     """Drain ``count`` waiting messages with a bare kombu Consumer that acks in its callback."""
     times: list[float] = []
 
@@ -153,6 +192,7 @@ def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, tim
         consumer = Consumer(channel, queues=[topology.queues()[0]], callbacks=[on_message], accept=['json'],
                             prefetch_count=prefetch)
         deadline = time.monotonic() + timeout
+        shown = 0
         with consumer:
             while len(times) < count:
                 if time.monotonic() > deadline:
@@ -161,11 +201,15 @@ def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, tim
                     conn.drain_events(timeout=1)
                 except socket.timeout:
                     pass
+                if len(times) - shown >= TICK:
+                    tick(len(times) - shown)
+                    shown = len(times)
         channel.close()
+    tick(count - shown)
     return _rate(count, times[0], times[-1])
 
 
-def pika_rate(url: str, topology: Topology, count: int, prefetch: int) -> float | None:
+def pika_rate(url: str, topology: Topology, count: int, prefetch: int, tick: Tick = _no_tick) -> float | None:
     """Drain ``count`` waiting messages with raw pika (basic_consume + basic_ack); None off amqp or without pika."""
     if config.transport_of(url) != 'amqp':
         return None
@@ -179,7 +223,10 @@ def pika_rate(url: str, topology: Topology, count: int, prefetch: int) -> float 
         json.loads(body)
         channel.basic_ack(method.delivery_tag)
         times.append(time.monotonic())
+        if len(times) % TICK == 0:
+            tick(TICK)
         if len(times) >= count:
+            tick(count % TICK)
             channel.stop_consuming()
 
     parameters = pika.URLParameters(url.replace('pyamqp://', 'amqp://', 1))
@@ -196,7 +243,8 @@ def pika_rate(url: str, topology: Topology, count: int, prefetch: int) -> float 
     return _rate(count, times[0], times[-1])
 
 
-def latency_ms(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 10.0) -> list[float]:
+def latency_ms(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 10.0,
+               tick: Tick = _no_tick) -> list[float]:
     """Publish ``count`` messages one at a time with the helpers' Publisher; ms from publish to acked, sorted."""
     log = EventLog()
     acked = threading.Event()
@@ -216,6 +264,7 @@ def latency_ms(url: str, topology: Topology, count: int, prefetch: int, timeout:
                 if not acked.wait(timeout):
                     raise TimeoutError(f'message {n} was not handled within {timeout:g} s')
                 samples.append((log.events(ACKED)[-1].time - sent) * 1000)
+                tick(1)
     finally:
         worker.stop()
         unsubscribe()
@@ -235,9 +284,49 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
+def prefetch_rates(url: str | None = None, prefetches: Sequence[int] = (1, 10, 100), messages: int = 300,
+                   repeat: int = 5, tick: Tick = _no_tick) -> dict[int, list[float]]:
+    """Drain ``messages`` waiting messages with one Worker at each prefetch, ``repeat`` times interleaved.
+
+    Returns {prefetch: [rate of each try]}; each try fills a fresh queue first.
+    """
+    url = config.broker_url(url)
+    config.quiet_kombu_logging()
+    topology = bench_topology()
+    rates: dict[int, list[float]] = {prefetch: [] for prefetch in prefetches}
+    try:
+        for _ in range(repeat):
+            for prefetch in prefetches:
+                fill(url, topology, messages, tick=tick)
+                rates[prefetch].append(helpers_rate(url, topology, messages, prefetch, tick=tick))
+    finally:
+        with config.connect(url) as conn:
+            topology.delete(conn)
+    return rates
+
+
+def _contenders(url: str, topology: Topology, messages: int, prefetch: int, tick: Tick) -> dict[str, Callable]:
+    contenders = {'ours': lambda: helpers_rate(url, topology, messages, prefetch, tick=tick),
+                  'bare': lambda: bare_kombu_rate(url, topology, messages, prefetch, tick=tick)}
+    if config.transport_of(url) == 'amqp' and _has_pika():
+        contenders['pika'] = lambda: pika_rate(url, topology, messages, prefetch, tick=tick)
+        contenders['fast'] = lambda: helpers_rate(url, topology, messages, prefetch, fast='FastTransport',
+                                                  tick=tick)
+        contenders['coalesced'] = lambda: helpers_rate(url, topology, messages, prefetch,
+                                                       fast='CoalescingTransport', tick=tick)
+    return contenders
+
+
+def bench_steps(url: str | None, messages: int, repeat: int, latency_messages: int) -> int:
+    """How many messages a run_bench with these arguments publishes and handles (for a progress bar)."""
+    url = config.broker_url(url)
+    contenders = 5 if config.transport_of(url) == 'amqp' and _has_pika() else 2
+    return 2 * messages * repeat * contenders + latency_messages
+
+
 def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
-              latency_messages: int | None = None, repeat: int = 1) -> BenchResult:
-    """Run every measurement on the broker at ``url`` (``repeat`` times, interleaved; best rate kept)."""
+              latency_messages: int | None = None, repeat: int = 5, tick: Tick = _no_tick) -> BenchResult:
+    """Run every measurement on the broker at ``url`` (``repeat`` times, interleaved; medians reported)."""
     url = config.broker_url(url)
     if messages < 2:
         raise ValueError(f'messages is {messages}: a rate needs at least 2 messages')
@@ -246,34 +335,31 @@ def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
     config.quiet_kombu_logging()
     topology = bench_topology()
     try:
-        contenders = {'ours': lambda: helpers_rate(url, topology, messages, prefetch),
-                      'bare': lambda: bare_kombu_rate(url, topology, messages, prefetch)}
-        if config.transport_of(url) == 'amqp' and _has_pika():
-            contenders['pika'] = lambda: pika_rate(url, topology, messages, prefetch)
-            contenders['fast'] = lambda: helpers_rate(url, topology, messages, prefetch, fast='FastTransport')
-            contenders['coalesced'] = lambda: helpers_rate(url, topology, messages, prefetch,
-                                                           fast='CoalescingTransport')
-        best: dict[str, float] = {}
+        contenders = _contenders(url, topology, messages, prefetch, tick)
+        tries: dict[str, list[float]] = {name: [] for name in contenders}
         for _ in range(repeat):
             for name, measure in contenders.items():
-                fill(url, topology, messages)
-                best[name] = max(best.get(name, 0.0), measure())
-        ours, bare, pika, fast, coalesced = (best.get(name) for name in ('ours', 'bare', 'pika', 'fast', 'coalesced'))
-        samples = latency_ms(url, topology, latency_messages or min(messages, 200), prefetch)
+                fill(url, topology, messages, tick=tick)
+                tries[name].append(measure())
+        samples = latency_ms(url, topology, latency_messages or min(messages, 200), prefetch, tick=tick)
     finally:
         with config.connect(url) as conn:
             topology.delete(conn)
+    spread = {name: Spread.of(values) for name, values in tries.items()}
+    median = {name: round(s.median, 1) for name, s in spread.items()}
+    ours, bare, pika, fast, coalesced = (median.get(name) for name in ('ours', 'bare', 'pika', 'fast', 'coalesced'))
     return BenchResult(
         transport=config.transport_of(url), messages=messages, prefetch=prefetch,
-        helpers_msgs_per_s=round(ours, 1), bare_kombu_msgs_per_s=round(bare, 1),
+        helpers_msgs_per_s=ours, bare_kombu_msgs_per_s=bare,
         ratio_vs_bare=round(ours / bare, 3),
-        pika_msgs_per_s=None if pika is None else round(pika, 1),
+        pika_msgs_per_s=pika,
         ratio_vs_pika=None if pika is None else round(ours / pika, 3),
         latency_ms_p50=round(_percentile(samples, 0.50), 3), latency_ms_p99=round(_percentile(samples, 0.99), 3),
-        helpers_fast_msgs_per_s=None if fast is None else round(fast, 1),
+        helpers_fast_msgs_per_s=fast,
         ratio_fast_vs_pika=None if fast is None or pika is None else round(fast / pika, 3),
-        helpers_coalesced_msgs_per_s=None if coalesced is None else round(coalesced, 1),
+        helpers_coalesced_msgs_per_s=coalesced,
         ratio_coalesced_vs_pika=None if coalesced is None or pika is None else round(coalesced / pika, 3),
+        repeat=repeat, spreads={name: (round(s.low, 1), round(s.high, 1)) for name, s in spread.items()},
     )
 
 
@@ -283,12 +369,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
     parser.add_argument('--messages', type=int, default=2000, help='messages per measurement (default 2000)')
     parser.add_argument('--prefetch', type=int, default=100, help='prefetch count for every consumer (default 100)')
-    parser.add_argument('--repeat', type=int, default=3,
-                        help='measure each rate N times, interleaved, and keep the best (default 3)')
+    parser.add_argument('--repeat', type=int, default=5,
+                        help='measure each rate N times, interleaved, and report the median (default 5)')
     parser.add_argument('--json', action='store_true', help='print one JSON object instead of a table')
     args = parser.parse_args(argv)
     try:
-        result = run_bench(args.broker, args.messages, args.prefetch, repeat=args.repeat)
+        latency = min(args.messages, 200)
+        total = bench_steps(args.broker, args.messages, args.repeat, latency)
+        with Bars({'published + handled': (total, ' msg')}) as bars:  # on stderr: --json stays clean
+            done = [0]
+
+            def tick(n: int) -> None:
+                done[0] += n
+                bars.update(**{'published + handled': done[0]})
+
+            result = run_bench(args.broker, args.messages, args.prefetch, latency, repeat=args.repeat, tick=tick)
     except (config.BrokerError, TimeoutError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
