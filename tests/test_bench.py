@@ -36,3 +36,23 @@ def test_bench_runs_on_every_broker(broker_url):
     assert measured_pika == (result['transport'] == 'amqp')
     assert (result['ratio_vs_pika'] is not None) == measured_pika
     assert result['helpers_msgs_per_s'] > 0 and result['bare_kombu_msgs_per_s'] > 0
+
+
+def test_bench_cli_shows_progress_on_stderr_from_the_first_message():
+    env = {**os.environ, 'BROKER_URL': 'memory://', 'PYTHONPATH': str(ROOT)}
+    done = subprocess.run([sys.executable, '-m', 'helpers.bench', '--json', '--messages', '30', '--repeat', '2'],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    json.loads(done.stdout)  # stdout holds only the JSON object
+    frames = [line for line in done.stderr.replace('\r', '\n').splitlines() if line.startswith('published')]
+    total = 2 * 30 * 2 * 2 + 30  # (fill + drain) x messages x tries x contenders, then the latency messages
+    assert f' 0/{total} ' in frames[0]  # drawn before the first message was published
+    assert f'{total}/{total}' in frames[-1]
+
+
+def test_the_table_shows_medians_and_spreads_and_no_row_for_what_was_not_measured():
+    result = run_bench('memory://', messages=20, latency_messages=5, repeat=3)
+    text = result.table()
+    assert 'median of 3 tries' in text and 'pika' not in text
+    low, high = result.spreads['ours']
+    assert low <= result.helpers_msgs_per_s <= high
