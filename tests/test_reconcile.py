@@ -100,7 +100,8 @@ def test_notebook_04_solution_passes_its_self_check():
     namespace = {'EventLog': EventLog, 'MEDIA': MEDIA, 'find_lost': lambda topology, log: []}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(check, '04_full_run.ipynb', 'exec'), namespace)
+        exec(compile(check, '04_full_run.ipynb', 'exec'), namespace)  # defines the check (the answer cell calls it)
+        print(namespace['check_find_lost'](namespace['find_lost']))
         exec(compile(solutions.nb04_full_run, 'nb04_full_run.py', 'exec'), namespace)
     first, second = out.getvalue().splitlines()
     assert first.startswith('❌') and second.startswith('✅')
