@@ -1,48 +1,27 @@
-"""How fast the course's worker is, next to a bare kombu loop and raw pika, on one transport (04_full_run).
+"""How fast the course's Worker drains a queue, at one prefetch or several (04_full_run's prefetch cell).
 
-    python -m helpers.bench [--broker URL] [--messages N] [--prefetch N] [--repeat N] [--json]
-
-In one process and one run: fill a fresh queue with N small JSON messages,
-then drain it (consume, decode, ack each message) with the helpers' Worker,
-with a bare kombu ``Consumer`` + ``drain_events`` loop on the same transport
-and prefetch, on ``amqp://`` with raw pika when it is installed, and with the
-Worker on ``helpers.fastamqp`` (py-amqp reading the socket in 64 KiB chunks,
-then also with its acks coalesced; every message still acked by itself).
-Each contender is measured ``--repeat`` times, interleaved (default 5), and
-reported as the median with the lowest and highest try: on a busy machine a
-single short drain can lose half its speed to another process, so one try
-proves little.  A rate is (N - 1) / (last ack - first delivery), the same
-clock for every contender.  The ratios are ours ÷ theirs, from the medians.
-Then messages are published one at a time and publish→handled latency is
-read from the EventLog's times.  Progress goes to stderr from the first
-message (``--json`` keeps stdout to one JSON object).
+Each measurement fills a fresh queue with N small JSON messages, then drains it
+(consume, decode, ack each message) with the helpers' Worker.  A rate is
+(N - 1) / (last ack - first delivery).  The comparison with a bare kombu loop
+and raw pika lives outside the course package: ``python -m benchmarks.compare``.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import socket
 import statistics
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from urllib.parse import urlsplit
+from dataclasses import dataclass
 
-from kombu import Consumer, Producer
+from kombu import Producer
 
 from . import config
 from .events import ACKED, DELIVERED, EventLog
-from .producer import Publisher
-from .progress import Bars
 from .topology import Topology
 from .worker import Worker
 
-__all__ = ['BenchResult', 'Spread', 'bench_topology', 'fill', 'helpers_rate', 'bare_kombu_rate', 'pika_rate',
-           'prefetch_rates', 'latency_ms', 'run_bench', 'main']
+__all__ = ['Spread', 'bench_topology', 'fill', 'helpers_rate', 'prefetch_rates', 'rate']
 
 ROUTING_KEY = 'bench.item'
 TICK = 100  # report progress every this many messages (cheap next to a message)
@@ -50,8 +29,8 @@ TICK = 100  # report progress every this many messages (cheap next to a message)
 Tick = Callable[[int], None]
 
 
-def _no_tick(n: int) -> None:
-    pass
+def no_tick(n: int) -> None:
+    """A progress callback that shows nothing."""
 
 
 @dataclass(frozen=True)
@@ -70,62 +49,13 @@ class Spread:
         return cls(statistics.median(values), min(values), max(values))
 
 
-@dataclass(frozen=True)
-class BenchResult:
-    """One benchmark run (rates: medians in messages per second; None where not measured)."""
-
-    transport: str
-    messages: int
-    prefetch: int
-    helpers_msgs_per_s: float
-    bare_kombu_msgs_per_s: float
-    ratio_vs_bare: float
-    pika_msgs_per_s: float | None
-    ratio_vs_pika: float | None
-    latency_ms_p50: float
-    latency_ms_p99: float
-    helpers_fast_msgs_per_s: float | None = None  # the Worker on helpers.fastamqp (amqp:// only)
-    ratio_fast_vs_pika: float | None = None
-    helpers_coalesced_msgs_per_s: float | None = None  # ...and with its acks coalesced per read
-    ratio_coalesced_vs_pika: float | None = None
-    repeat: int = 1
-    spreads: dict[str, tuple[float, float]] = field(default_factory=dict)  # contender: (lowest, highest)
-
-    def as_dict(self) -> dict:
-        """The result as a JSON-ready dict."""
-        return asdict(self)
-
-    def table(self) -> str:
-        """A small text table for the terminal (only the contenders that were measured)."""
-        rows = [('helpers Worker', 'ours', self.helpers_msgs_per_s, None),
-                ('bare kombu loop', 'bare', self.bare_kombu_msgs_per_s, self.ratio_vs_bare),
-                ('raw pika', 'pika', self.pika_msgs_per_s, self.ratio_vs_pika),
-                ('Worker, fastamqp', 'fast', self.helpers_fast_msgs_per_s, None),
-                ('...acks coalesced', 'coalesced', self.helpers_coalesced_msgs_per_s, None)]
-        lines = [f'{self.transport}: {self.messages} messages, prefetch {self.prefetch}, '
-                 f'median of {self.repeat} tries',
-                 f'{"consume + ack":<18}{"median":>14}  {"lowest – highest":>20}  {"ours ÷ this":>11}']
-        for name, key, median, ratio in rows:
-            if median is None:
-                continue
-            low, high = self.spreads.get(key, (median, median))
-            lines.append(f'{name:<18}{median:>10,.0f} /s  {f"{low:,.0f} – {high:,.0f}":>20}  '
-                         f'{"" if ratio is None else f"{ratio:.2f}":>11}')
-        if self.ratio_fast_vs_pika is not None:
-            lines.append(f'Worker on fastamqp ÷ raw pika: {self.ratio_fast_vs_pika:.2f}, '
-                         f'with acks coalesced: {self.ratio_coalesced_vs_pika:.2f}')
-        lines.append(f'publish → handled latency: p50 {self.latency_ms_p50:.2f} ms, '
-                     f'p99 {self.latency_ms_p99:.2f} ms')
-        return '\n'.join(lines)
-
-
 def bench_topology() -> Topology:
     """A one-queue topology with a unique name, so a benchmark never meets other messages."""
     name = f'bench_{uuid.uuid4().hex[:10]}'
     return Topology(name, ((name, 'bench.#'),), durable=False)
 
 
-def fill(url: str, topology: Topology, count: int, timeout: float = 60.0, tick: Tick = _no_tick) -> None:
+def fill(url: str, topology: Topology, count: int, timeout: float = 60.0, tick: Tick = no_tick) -> None:
     """Publish ``count`` small JSON messages into the topology's queue and wait until they are all there."""
     queue_name = topology.queue_names[0]
     with config.connect(url) as conn:
@@ -145,22 +75,16 @@ def fill(url: str, topology: Topology, count: int, timeout: float = 60.0, tick: 
             time.sleep(0.01)
 
 
-def _rate(count: int, first: float, last: float) -> float:
+def rate(count: int, first: float, last: float) -> float:
+    """Messages per second between the first and the last of ``count`` messages (NaN if undefined)."""
     return (count - 1) / (last - first) if count > 1 and last > first else float('nan')
 
 
 def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
-                 fast: str | None = None, tick: Tick = _no_tick) -> float:
-    """Drain ``count`` waiting messages with the helpers' Worker; messages per second.
-
-    ``fast`` names a transport class of ``helpers.fastamqp`` to consume with (amqp:// only).
-    """
+                 tick: Tick = no_tick) -> float:
+    """Drain ``count`` waiting messages with the helpers' Worker; messages per second."""
     log = EventLog()
     worker = Worker(url, topology=topology, log=log, prefetch_count=prefetch, name=f'{topology.exchange_name}-w')
-    if fast:
-        from . import fastamqp
-
-        fastamqp.consume_with(worker, fast)
     deadline = time.monotonic() + timeout
     shown = 0
     worker.start()
@@ -175,117 +99,11 @@ def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeou
         worker.stop()
     tick(count - shown)
     first = log.events(DELIVERED)[0].time
-    return _rate(count, first, log.events(ACKED)[-1].time)
-
-
-def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
-                    tick: Tick = _no_tick) -> float:
-    """Drain ``count`` waiting messages with a bare kombu Consumer that acks in its callback."""
-    times: list[float] = []
-
-    def on_message(body, message) -> None:
-        message.ack()
-        times.append(time.monotonic())
-
-    with config.connect(url) as conn:
-        channel = conn.channel()
-        consumer = Consumer(channel, queues=[topology.queues()[0]], callbacks=[on_message], accept=['json'],
-                            prefetch_count=prefetch)
-        deadline = time.monotonic() + timeout
-        shown = 0
-        with consumer:
-            while len(times) < count:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f'the bare loop handled {len(times)} of {count} messages in {timeout:g} s')
-                try:
-                    conn.drain_events(timeout=1)
-                except socket.timeout:
-                    pass
-                if len(times) - shown >= TICK:
-                    tick(len(times) - shown)
-                    shown = len(times)
-        channel.close()
-    tick(count - shown)
-    return _rate(count, times[0], times[-1])
-
-
-def pika_rate(url: str, topology: Topology, count: int, prefetch: int, tick: Tick = _no_tick) -> float | None:
-    """Drain ``count`` waiting messages with raw pika (basic_consume + basic_ack); None off amqp or without pika."""
-    if config.transport_of(url) != 'amqp':
-        return None
-    try:
-        import pika
-    except ImportError:
-        return None
-    times: list[float] = []
-
-    def on_message(channel, method, properties, body) -> None:
-        json.loads(body)
-        channel.basic_ack(method.delivery_tag)
-        times.append(time.monotonic())
-        if len(times) % TICK == 0:
-            tick(TICK)
-        if len(times) >= count:
-            tick(count % TICK)
-            channel.stop_consuming()
-
-    parameters = pika.URLParameters(url.replace('pyamqp://', 'amqp://', 1))
-    if urlsplit(url).path in ('', '/', '//'):  # kombu reads '//' as the default vhost '/'; pika does not
-        parameters.virtual_host = '/'
-    connection = pika.BlockingConnection(parameters)
-    try:
-        channel = connection.channel()
-        channel.basic_qos(prefetch_count=prefetch)
-        channel.basic_consume(topology.queue_names[0], on_message_callback=on_message)
-        channel.start_consuming()
-    finally:
-        connection.close()
-    return _rate(count, times[0], times[-1])
-
-
-def latency_ms(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 10.0,
-               tick: Tick = _no_tick) -> list[float]:
-    """Publish ``count`` messages one at a time with the helpers' Publisher; ms from publish to acked, sorted."""
-    log = EventLog()
-    acked = threading.Event()
-    unsubscribe = log.subscribe(lambda event: acked.set() if event.kind == ACKED else None)
-    worker = Worker(url, topology=topology, log=log, prefetch_count=prefetch, name=f'{topology.exchange_name}-l')
-    samples = []
-    try:
-        worker.start()
-        with Publisher(url, topology=topology, log=log, name='latency') as publisher:
-            for n in range(count):
-                # Spread the sends over a polling cycle of the virtual transports (5 ms on memory://):
-                # sent in lockstep with the acks, every message would wait a whole cycle.
-                time.sleep((n % 10) * 0.0005)
-                acked.clear()
-                sent = time.monotonic()
-                publisher.publish(ROUTING_KEY, {'n': n})
-                if not acked.wait(timeout):
-                    raise TimeoutError(f'message {n} was not handled within {timeout:g} s')
-                samples.append((log.events(ACKED)[-1].time - sent) * 1000)
-                tick(1)
-    finally:
-        worker.stop()
-        unsubscribe()
-    return sorted(samples)
-
-
-def _has_pika() -> bool:
-    try:
-        import pika  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
+    return rate(count, first, log.events(ACKED)[-1].time)
 
 
 def prefetch_rates(url: str | None = None, prefetches: Sequence[int] = (1, 10, 100), messages: int = 300,
-                   repeat: int = 5, tick: Tick = _no_tick) -> dict[int, list[float]]:
+                   repeat: int = 5, tick: Tick = no_tick) -> dict[int, list[float]]:
     """Drain ``messages`` waiting messages with one Worker at each prefetch, ``repeat`` times interleaved.
 
     Returns {prefetch: [rate of each try]}; each try fills a fresh queue first.
@@ -303,93 +121,3 @@ def prefetch_rates(url: str | None = None, prefetches: Sequence[int] = (1, 10, 1
         with config.connect(url) as conn:
             topology.delete(conn)
     return rates
-
-
-def _contenders(url: str, topology: Topology, messages: int, prefetch: int, tick: Tick) -> dict[str, Callable]:
-    contenders = {'ours': lambda: helpers_rate(url, topology, messages, prefetch, tick=tick),
-                  'bare': lambda: bare_kombu_rate(url, topology, messages, prefetch, tick=tick)}
-    if config.transport_of(url) == 'amqp' and _has_pika():
-        contenders['pika'] = lambda: pika_rate(url, topology, messages, prefetch, tick=tick)
-        contenders['fast'] = lambda: helpers_rate(url, topology, messages, prefetch, fast='FastTransport',
-                                                  tick=tick)
-        contenders['coalesced'] = lambda: helpers_rate(url, topology, messages, prefetch,
-                                                       fast='CoalescingTransport', tick=tick)
-    return contenders
-
-
-def bench_steps(url: str | None, messages: int, repeat: int, latency_messages: int) -> int:
-    """How many messages a run_bench with these arguments publishes and handles (for a progress bar)."""
-    url = config.broker_url(url)
-    contenders = 5 if config.transport_of(url) == 'amqp' and _has_pika() else 2
-    return 2 * messages * repeat * contenders + latency_messages
-
-
-def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
-              latency_messages: int | None = None, repeat: int = 5, tick: Tick = _no_tick) -> BenchResult:
-    """Run every measurement on the broker at ``url`` (``repeat`` times, interleaved; medians reported)."""
-    url = config.broker_url(url)
-    if messages < 2:
-        raise ValueError(f'messages is {messages}: a rate needs at least 2 messages')
-    if repeat < 1:
-        raise ValueError(f'repeat is {repeat}: measure at least once')
-    config.quiet_kombu_logging()
-    topology = bench_topology()
-    try:
-        contenders = _contenders(url, topology, messages, prefetch, tick)
-        tries: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(repeat):
-            for name, measure in contenders.items():
-                fill(url, topology, messages, tick=tick)
-                tries[name].append(measure())
-        samples = latency_ms(url, topology, latency_messages or min(messages, 200), prefetch, tick=tick)
-    finally:
-        with config.connect(url) as conn:
-            topology.delete(conn)
-    spread = {name: Spread.of(values) for name, values in tries.items()}
-    median = {name: round(s.median, 1) for name, s in spread.items()}
-    ours, bare, pika, fast, coalesced = (median.get(name) for name in ('ours', 'bare', 'pika', 'fast', 'coalesced'))
-    return BenchResult(
-        transport=config.transport_of(url), messages=messages, prefetch=prefetch,
-        helpers_msgs_per_s=ours, bare_kombu_msgs_per_s=bare,
-        ratio_vs_bare=round(ours / bare, 3),
-        pika_msgs_per_s=pika,
-        ratio_vs_pika=None if pika is None else round(ours / pika, 3),
-        latency_ms_p50=round(_percentile(samples, 0.50), 3), latency_ms_p99=round(_percentile(samples, 0.99), 3),
-        helpers_fast_msgs_per_s=fast,
-        ratio_fast_vs_pika=None if fast is None or pika is None else round(fast / pika, 3),
-        helpers_coalesced_msgs_per_s=coalesced,
-        ratio_coalesced_vs_pika=None if coalesced is None or pika is None else round(coalesced / pika, 3),
-        repeat=repeat, spreads={name: (round(s.low, 1), round(s.high, 1)) for name, s in spread.items()},
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Measure the helpers' worker against bare kombu (and pika on amqp://) and print a table or JSON."""
-    parser = argparse.ArgumentParser(prog='python -m helpers.bench', description=main.__doc__)
-    parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
-    parser.add_argument('--messages', type=int, default=2000, help='messages per measurement (default 2000)')
-    parser.add_argument('--prefetch', type=int, default=100, help='prefetch count for every consumer (default 100)')
-    parser.add_argument('--repeat', type=int, default=5,
-                        help='measure each rate N times, interleaved, and report the median (default 5)')
-    parser.add_argument('--json', action='store_true', help='print one JSON object instead of a table')
-    args = parser.parse_args(argv)
-    try:
-        latency = min(args.messages, 200)
-        total = bench_steps(args.broker, args.messages, args.repeat, latency)
-        with Bars({'published + handled': (total, ' msg')}) as bars:  # on stderr: --json stays clean
-            done = [0]
-
-            def tick(n: int) -> None:
-                done[0] += n
-                bars.update(**{'published + handled': done[0]})
-
-            result = run_bench(args.broker, args.messages, args.prefetch, latency, repeat=args.repeat, tick=tick)
-    except (config.BrokerError, TimeoutError, ValueError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
-    print(json.dumps(result.as_dict()) if args.json else result.table())
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

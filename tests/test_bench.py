@@ -1,4 +1,4 @@
-"""python -m helpers.bench: runs small and emits its contract (no timing assertions)."""
+"""python -m benchmarks.compare: runs small and emits its contract (no timing assertions)."""
 import json
 import os
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.bench import run_bench
+from benchmarks.compare import run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {'transport', 'messages', 'helpers_msgs_per_s', 'bare_kombu_msgs_per_s', 'ratio_vs_bare',
@@ -16,7 +16,7 @@ KEYS = {'transport', 'messages', 'helpers_msgs_per_s', 'bare_kombu_msgs_per_s', 
 
 def test_bench_cli_json_contract():
     env = {**os.environ, 'BROKER_URL': 'memory://', 'PYTHONPATH': str(ROOT)}
-    done = subprocess.run([sys.executable, '-m', 'helpers.bench', '--json', '--messages', '30'], cwd=ROOT,
+    done = subprocess.run([sys.executable, '-m', 'benchmarks.compare', '--json', '--messages', '30'], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
@@ -40,7 +40,7 @@ def test_bench_runs_on_every_broker(broker_url):
 
 def test_bench_cli_shows_progress_on_stderr_from_the_first_message():
     env = {**os.environ, 'BROKER_URL': 'memory://', 'PYTHONPATH': str(ROOT)}
-    done = subprocess.run([sys.executable, '-m', 'helpers.bench', '--json', '--messages', '30', '--repeat', '2'],
+    done = subprocess.run([sys.executable, '-m', 'benchmarks.compare', '--json', '--messages', '30', '--repeat', '2'],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     json.loads(done.stdout)  # stdout holds only the JSON object
