@@ -16,6 +16,7 @@ __all__ = ['ENV_VAR', 'NamespaceError', 'current', 'validate', 'exchange_name', 
 
 ENV_VAR = 'LAB_NAMESPACE'
 SEPARATOR = '.'
+CONNECTION_PREFIX = 'lab:'  # a learner's RabbitMQ connections are named 'lab:<namespace>'
 _VALID = re.compile(r'[A-Za-z0-9_-]{1,40}')
 
 

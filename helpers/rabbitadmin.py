@@ -20,6 +20,7 @@ __all__ = ['AdminError', 'ManagementAPI', 'RabbitmqCtl', 'admin_client']
 
 DEFAULT_API = 'http://127.0.0.1:15672'
 COUNTS = ('messages_ready', 'messages_unacknowledged', 'consumers')
+CONNECTION_FIELDS = ('vhost', 'user', 'name', 'user_provided_name')
 
 
 class AdminError(RuntimeError):
@@ -99,10 +100,10 @@ class ManagementAPI:
         self._delete(f'/api/exchanges/{_q(vhost)}/{_q(name)}')
 
     def connections(self, vhost: str | None = None) -> list[dict]:
-        """Client connections as dicts: vhost, user, name."""
+        """Client connections as dicts: vhost, user, name, user_provided_name."""
         path = f'/api/vhosts/{_q(vhost)}/connections' if vhost else '/api/connections'
-        return [{'vhost': c.get('vhost'), 'user': c.get('user'), 'name': c.get('name')}
-                for c in self.request('GET', path + '?columns=vhost,user,name')]
+        return [{f: c.get(f) or '' for f in CONNECTION_FIELDS}
+                for c in self.request('GET', f'{path}?columns={",".join(CONNECTION_FIELDS)}')]
 
     def memory_bytes(self) -> int:
         """Memory the broker node uses, in bytes."""
@@ -187,8 +188,9 @@ class RabbitmqCtl:
                          'or delete the vhost (its exchanges go with it)')
 
     def connections(self, vhost: str | None = None) -> list[dict]:
-        rows = self._rows('list_connections', 'vhost', 'user', 'name')
-        return [row for row in rows if vhost is None or row['vhost'] == vhost]
+        rows = self._rows('list_connections', *CONNECTION_FIELDS)
+        return [{f: row.get(f) or '' for f in CONNECTION_FIELDS} for row in rows
+                if vhost is None or row.get('vhost') == vhost]
 
     def memory_bytes(self) -> int:
         status = json.loads(self.run('status', '--formatter', 'json'))
