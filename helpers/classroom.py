@@ -157,8 +157,9 @@ def status(admin, learners: list[Learner]) -> list[LearnerStatus]:
         else:
             own = [q for q in queues if q['vhost'] == learner.vhost]
             conns = [c for c in connections if c['vhost'] == learner.vhost]
-        rows = tuple(sorted(QueueStatus(_course_name(q['name'], learner.namespace), q['messages_ready'],
-                                        q['messages_unacknowledged'], q['consumers']) for q in own))
+        rows = tuple(sorted((QueueStatus(_course_name(q['name'], learner.namespace), q['messages_ready'],
+                                         q['messages_unacknowledged'], q['consumers']) for q in own),
+                            key=lambda row: row.name))
         result.append(LearnerStatus(learner, len(conns), rows))
     return result
 
