@@ -8,10 +8,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-
 from conftest import IN_CI
+
 from helpers import classroom, config, namespace
-from helpers.classroom import Learner, QueueStatus
+from helpers.classroom import QueueStatus
 from helpers.events import EventLog
 from helpers.producer import Publisher
 from helpers.rabbitadmin import AdminError, ManagementAPI
