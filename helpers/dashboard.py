@@ -60,7 +60,7 @@ class ClassDashboard(WidgetView):
         self._thread: threading.Thread | None = None
         self.table = widgets.HTML()
         self.message = widgets.Label()
-        self.refresh_button = widgets.Button(description='Refresh', icon='refresh')
+        self.refresh_button = widgets.Button(description='Refresh')
         self.refresh_button.on_click(lambda _button: self.refresh())
         self.widget = widgets.VBox([widgets.HBox([self.refresh_button, self.message]), self.table])
         self.refresh()
