@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from . import namespace
+from . import config, namespace
 from .rabbitadmin import DEFAULT_API, AdminError, admin_client
 
 __all__ = ['Learner', 'QueueStatus', 'LearnerStatus', 'plan', 'create', 'remove', 'status', 'table',
@@ -137,9 +137,17 @@ def remove(admin, learners: list[Learner]) -> list[str]:
         for name in queues:
             admin.delete_queue(learner.vhost, name)
         for name in exchanges:
-            admin.delete_exchange(learner.vhost, name)
+            _delete_exchange(admin, learner, name)
         removed.append(f'{len(queues)} queues and {len(exchanges)} exchanges of {learner.namespace}')
     return removed
+
+
+def _delete_exchange(admin, learner: Learner, name: str) -> None:
+    try:
+        admin.delete_exchange(learner.vhost, name)
+    except AdminError:  # rabbitmqctl cannot delete an exchange; the learner's own URL can
+        with config.connect(learner.url) as conn, conn.channel() as channel:
+            channel.exchange_delete(name)
 
 
 def status(admin, learners: list[Learner]) -> list[LearnerStatus]:

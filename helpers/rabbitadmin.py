@@ -188,14 +188,20 @@ class RabbitmqCtl:
                          'or delete the vhost (its exchanges go with it)')
 
     def connections(self, vhost: str | None = None) -> list[dict]:
-        rows = self._rows('list_connections', *CONNECTION_FIELDS)
-        return [{f: row.get(f) or '' for f in CONNECTION_FIELDS} for row in rows
-                if vhost is None or row.get('vhost') == vhost]
+        rows = self._rows('list_connections', 'vhost', 'user', 'name', 'client_properties')
+        return [{'vhost': row.get('vhost') or '', 'user': row.get('user') or '', 'name': row.get('name') or '',
+                 'user_provided_name': _connection_name(row.get('client_properties') or [])}
+                for row in rows if vhost is None or row.get('vhost') == vhost]
 
     def memory_bytes(self) -> int:
         status = json.loads(self.run('status', '--formatter', 'json'))
         memory = status.get('memory', {})
         return int(memory.get('total', {}).get('rss', 0) or 0) if isinstance(memory, dict) else 0
+
+
+def _connection_name(client_properties: list) -> str:
+    """The 'connection_name' in rabbitmqctl's [[key, type, value], ...] client properties ('' if none)."""
+    return next((value for key, _type, value in client_properties if key == 'connection_name'), '')
 
 
 def admin_client(api: str = DEFAULT_API, user: str = 'guest', password: str = 'guest'):
