@@ -194,3 +194,13 @@ def test_two_namespaces_on_one_rabbitmq_vhost_never_cross():
         mine = [f'{ns}-{n:04d}' for n in range(1, 21)]
         assert seen['acked'] == sorted(mine * 2), f'{ns} handled another learner\'s messages'
         assert seen['left'] == {'audit_queue': 0, 'video_queue': 0}
+
+
+def test_a_learners_rabbitmq_connections_carry_their_namespace(monkeypatch):
+    """The teacher's dashboard tells learners on one vhost apart by connection name."""
+    monkeypatch.setenv('LAB_NAMESPACE', 'ada')
+    amqp = config.connect('amqp://guest:guest@127.0.0.1:5672//')
+    assert amqp.transport_options['client_properties'] == {'connection_name': 'lab:ada'}
+    assert 'client_properties' not in config.connect('memory://').transport_options
+    monkeypatch.delenv('LAB_NAMESPACE')
+    assert 'client_properties' not in config.connect('amqp://guest:guest@127.0.0.1:5672//').transport_options
