@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from . import config, namespace
 from .rabbitadmin import DEFAULT_API, AdminError, admin_client
@@ -106,7 +106,7 @@ def plan(count: int, mode: str, *, prefix: str = 'class_', url: str | None = Non
 
 def _vhost_of(url: str) -> str:
     path = urlsplit(url).path
-    return '/' if path in ('', '/', '//') else path[1:].replace('%2F', '/').replace('%2f', '/')
+    return '/' if path in ('', '/', '//') else unquote(path[1:])
 
 
 def _password(learner: Learner) -> str:
