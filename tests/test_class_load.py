@@ -20,12 +20,13 @@ class_load = sys.modules["class_load"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(class_load)
 
 PASSING = '''<testsuites><testsuite name="pytest" tests="2">
-<testcase classname="notebooks.02_worker" name="Cell 0"/><testcase classname="notebooks.02_worker" name="Cell 1"/>
+<testcase classname="notebooks.02_worker.ipynb" name="Cell 0"/>
+<testcase classname="notebooks.02_worker.ipynb" name="Cell 1"/>
 </testsuite></testsuites>'''
 FAILING = '''<testsuites><testsuite name="pytest" tests="3">
-<testcase classname="notebooks.02_worker" name="Cell 0"/>
-<testcase classname="notebooks.04_full_run" name="Cell 7"><failure message="differs"/></testcase>
-<testcase classname="notebooks.05_scaling_out" name="Cell 2"><error message="boom"/></testcase>
+<testcase classname="notebooks.02_worker.ipynb" name="Cell 0"/>
+<testcase classname="notebooks.04_full_run.ipynb" name="Cell 7"><failure message="differs"/></testcase>
+<testcase classname="notebooks.05_scaling_out.ipynb" name="Cell 2"><error message="boom"/></testcase>
 </testsuite></testsuites>'''
 
 

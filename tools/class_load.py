@@ -125,9 +125,14 @@ def _outcome(name: str, seconds: float, code: int, junit: Path, folder: Path) ->
     failing = [case for case in suite.iter('testcase')
                if case.find('failure') is not None or case.find('error') is not None]
     total = len(list(suite.iter('testcase')))
-    detail = '; '.join(f'{case.get("classname", "").split(".")[-1]} {case.get("name")}' for case in failing[:3])
+    detail = '; '.join(f'{_notebook(case.get("classname", ""))} {case.get("name")}' for case in failing[:3])
     state = 'pass' if code == 0 and not failing and total else 'fail'
     return Outcome(name, state, seconds, total - len(failing), len(failing), detail)
+
+
+def _notebook(classname: str) -> str:
+    """'notebooks.03_producer.ipynb' (how nbval names a cell's notebook) -> '03_producer'."""
+    return classname.removeprefix('notebooks.').removesuffix('.ipynb')
 
 
 def _sample(admin, vhosts: set[str], peaks: Peaks, stop: threading.Event) -> None:
