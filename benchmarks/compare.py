@@ -138,7 +138,8 @@ def pika_rate(url: str, topology: Topology, count: int, prefetch: int, tick: Tic
     try:
         channel = connection.channel()
         channel.basic_qos(prefetch_count=prefetch)
-        channel.basic_consume(topology.queue_names[0], on_message_callback=on_message)
+        queue = topology.broker_queue_name(topology.queue_names[0])
+        channel.basic_consume(queue, on_message_callback=on_message)
         channel.start_consuming()
     finally:
         connection.close()

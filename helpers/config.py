@@ -85,9 +85,20 @@ def connect(url: str | None = None, **options) -> Connection:
     """
     url = broker_url(url)
     transport = transport_of(url)
-    transport_options = {**TRANSPORT_OPTIONS[transport], **options.pop('transport_options', {})}
+    transport_options = {**TRANSPORT_OPTIONS[transport], **_namespace_options(transport),
+                         **options.pop('transport_options', {})}
     options.setdefault('connect_timeout', 4)
     return Connection(url, transport_options=transport_options, **options)
+
+
+def _namespace_options(transport: str) -> dict:
+    """On RabbitMQ, name the connection after $LAB_NAMESPACE, so a teacher's dashboard can tell learners apart."""
+    from . import namespace
+
+    learner = namespace.current()
+    if transport != 'amqp' or not learner:
+        return {}
+    return {'client_properties': {'connection_name': f'{namespace.CONNECTION_PREFIX}{learner}'}}
 
 
 def check_broker(url: str | None = None, timeout: float = 4.0) -> BrokerInfo:

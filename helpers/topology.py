@@ -12,6 +12,8 @@ from functools import lru_cache
 
 from kombu import Exchange, Queue, binding
 
+from . import namespace
+
 __all__ = [
     'KeyError_', 'RoutingKeyError', 'BindingKeyError', 'Topology', 'SEED', 'MEDIA',
     'matches', 'route', 'split_words', 'validate_routing_key', 'validate_binding_key',
@@ -150,6 +152,19 @@ class Topology:
     def dead_letter_queue_name(self) -> str:
         return f'{self.exchange_name}.dead_letters'
 
+    # -- names on the broker: the course's names inside $LAB_NAMESPACE (helpers.namespace) ----------
+
+    @property
+    def broker_exchange_name(self) -> str:
+        """The exchange's name on the broker (the course's name when LAB_NAMESPACE is unset)."""
+        return namespace.exchange_name(self.exchange_name)
+
+    def broker_queue_name(self, queue: str) -> str:
+        """A queue's name on the broker; the dead-letter queue's too (pass its course name)."""
+        if queue == self.dead_letter_queue_name:
+            return namespace.exchange_name(queue)
+        return namespace.queue_name(self.exchange_name, queue)
+
     def binding_keys(self, queue: str) -> list[str]:
         """The binding keys of one queue, in declaration order."""
         return [key for name, key in self.bindings if name == queue]
@@ -164,7 +179,7 @@ class Topology:
 
     def exchange(self) -> Exchange:
         """The kombu topic exchange."""
-        return Exchange(self.exchange_name, type='topic', durable=self.durable)
+        return Exchange(self.broker_exchange_name, type='topic', durable=self.durable)
 
     def queue(self, name: str) -> Queue:
         """One kombu queue with all its bindings to the exchange."""
@@ -173,7 +188,7 @@ class Topology:
         if not keys:
             raise ValueError(f'no queue {name!r} in this topology; queues: {self.queue_names}')
         return Queue(
-            name, exchange=exchange, durable=self.durable,
+            self.broker_queue_name(name), exchange=exchange, durable=self.durable,
             bindings=[binding(exchange, routing_key=key) for key in keys],
         )
 
@@ -183,12 +198,13 @@ class Topology:
 
     def dead_letter_exchange(self) -> Exchange:
         # direct, not fanout: on redis:// a fanout exchange is pub/sub and keeps nothing.
-        return Exchange(self.dead_letter_exchange_name, type='direct', durable=self.durable)
+        return Exchange(namespace.exchange_name(self.dead_letter_exchange_name), type='direct',
+                        durable=self.durable)
 
     def dead_letter_queue(self) -> Queue:
         exchange = self.dead_letter_exchange()
-        return Queue(self.dead_letter_queue_name, exchange=exchange, routing_key=DEAD_LETTER_KEY,
-                     durable=self.durable)
+        return Queue(self.broker_queue_name(self.dead_letter_queue_name), exchange=exchange,
+                     routing_key=DEAD_LETTER_KEY, durable=self.durable)
 
     def entities(self) -> list:
         """Everything to declare: exchanges first, then queues."""

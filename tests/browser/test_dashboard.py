@@ -1,0 +1,62 @@
+"""The teacher's dashboard in JupyterLab: a stuck learner shows in red with its queue, and clears once drained."""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import pytest
+
+from helpers import classroom, config
+from helpers.producer import Publisher
+from helpers.rabbitadmin import ManagementAPI
+from helpers.topology import SEED
+
+from .conftest import ROOT, unavailable
+from .harness import click_button, code_cell, run_cell, run_notebook, screenshot_element, wait_text, widget_area
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = 'docs/class-dashboard.ipynb'
+
+
+def _amqp_url() -> str:
+    for url in (os.environ.get('AMQP_URL'), 'amqp://guest:guest@127.0.0.1:5672/krl_tests'):
+        if url:
+            try:
+                config.check_broker(url, timeout=3)
+                return url
+            except config.BrokerError:
+                continue
+    unavailable('no RabbitMQ for the dashboard test')
+
+
+def test_dashboard_flags_a_stuck_learner_until_its_queue_drains(page, lab, monkeypatch):
+    if not ManagementAPI().available():
+        unavailable('the RabbitMQ management API does not answer on 127.0.0.1:15672')
+    url = _amqp_url()
+    learners = classroom.plan(2, 'namespaces', prefix=f'class_b{uuid.uuid4().hex[:4]}_', url=url)
+    stuck = learners[0]
+    (lab.root / 'docs').mkdir(exist_ok=True)
+    shutil.copy(ROOT / NOTEBOOK, lab.root / NOTEBOOK)
+    classroom.save_roster(lab.root / 'docs' / 'class.json', learners)
+    monkeypatch.setenv('LAB_NAMESPACE', stuck.namespace)
+    try:
+        with config.connect(url) as conn:
+            SEED.reset(conn)
+        with Publisher(url) as publisher:
+            publisher.publish('video.upload', {'file': 'a.mp4'})
+        run_notebook(page, lab, NOTEBOOK, until='board.close()')
+        board = widget_area(page).last
+        wait_text(board, f'{stuck.name}')
+        wait_text(board, 'stuck: media_exchange/video_queue (1 waiting, no consumer)')
+        wait_text(board, '1 of 2 learners to look at')
+        screenshot_element(board, 'class-dashboard')
+        with config.connect(url) as conn:
+            SEED.delete(conn)
+        click_button(board, 'Refresh')  # a real click; the notebook's watch(5) would also redraw
+        wait_text(board, 'all clear')
+        run_cell(page, code_cell(page, 'board.close()'))
+    finally:
+        with config.connect(url) as conn:
+            SEED.delete(conn)
