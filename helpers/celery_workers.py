@@ -70,7 +70,8 @@ class CeleryWorker:
         self.app = app or make_app(MEDIA, url)
         unknown = sorted(set(self.queues) - set(self.app.amqp.queues))
         if unknown:
-            raise ValueError(f'queues {unknown} are not in the Celery configuration; it has {sorted(self.app.amqp.queues)}')
+            have = sorted(self.app.amqp.queues)
+            raise ValueError(f'queues {unknown} are not in the Celery configuration; it has {have}')
         self._controller: _ThreadWorkController | None = None
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
