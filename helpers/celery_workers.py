@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 
 from celery import Celery, signals
+from celery.bootsteps import CLOSE
 from celery.worker import WorkController
 
 from . import config
@@ -106,17 +107,25 @@ class CeleryWorker:
             self.error = exc
 
     def request_stop(self) -> None:
-        """Ask the worker to finish the task in hand and stop (returns at once)."""
-        if self._controller is not None and self.is_running:
-            self._controller.stop(in_sighandler=False)
+        """Ask the worker to finish the task in hand and leave its loop (returns at once).
+
+        Only a flag is set here: closing the worker's connection from this thread while its own
+        thread reads from it can block both on RabbitMQ and Redis.
+        """
+        consumer = getattr(self._controller, 'consumer', None)
+        if consumer is not None and consumer.blueprint is not None:
+            consumer.blueprint.state = CLOSE  # Celery's consume loop runs while this is RUN
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop and wait for the thread to end (Celery checks for a stop every 2 s at most)."""
+        """Stop and wait for the thread to end (Celery checks for a stop every 2 s at most), then close."""
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 raise RuntimeError(f'Celery worker {self.label!r} did not stop within {timeout:g} s')
+        if self._controller is not None:
+            controller, self._controller = self._controller, None
+            controller.stop(in_sighandler=False)  # its thread has ended: closing here is safe
 
     def __enter__(self) -> CeleryWorker:
         return self.start()
