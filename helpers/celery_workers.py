@@ -54,6 +54,10 @@ class _ThreadWorkController(WorkController):
 
     def on_consumer_ready(self, consumer) -> None:
         super().on_consumer_ready(consumer)
+        if isinstance(self.timer, threading.Thread):
+            # Tasks with a countdown run in the worker's timer thread: name it after the worker's
+            # thread, so the event log knows their queue (see helpers.celery_events.current_queue).
+            self.timer.name = threading.current_thread().name
         self.consuming.set()
 
 
@@ -100,8 +104,10 @@ class CeleryWorker:
 
     def _run(self) -> None:
         try:
-            # The solo pool runs tasks through Celery's *current* app, which is per thread: make it ours.
+            # The solo pool runs tasks through Celery's *current* app: per thread, else the default app
+            # (the timer thread runs tasks with a countdown). Every app here has the same tasks.
             self.app.set_current()
+            self.app.set_default()
             self._controller.start()
         except BaseException as exc:  # kept for start()/stop() to report; a thread must not print
             self.error = exc
