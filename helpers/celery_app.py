@@ -63,11 +63,14 @@ def celery_config(topology: Topology = MEDIA, url: str | None = None) -> dict[st
 
 
 def celery_route(app: Celery, task_name: str, routing_key: str | None = None) -> str:
-    """The routing key a call of ``task_name`` is published with (``routing_key`` wins when given)."""
-    if routing_key is not None:
-        return validate_routing_key(routing_key)
-    route = app.amqp.router.route({}, task_name)
-    return route.get('routing_key') or app.conf.task_default_routing_key
+    """The routing key a call of ``task_name`` is published with (``routing_key`` wins when given).
+
+    Raises RoutingKeyError for a key that is not a concrete routing key (a wildcard, a space...).
+    """
+    if routing_key is None:
+        route = app.amqp.router.route({}, task_name)
+        routing_key = route.get('routing_key') or app.conf.task_default_routing_key
+    return validate_routing_key(routing_key)
 
 
 def make_app(topology: Topology = MEDIA, url: str | None = None, name: str = 'media') -> Celery:

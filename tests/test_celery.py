@@ -2,22 +2,29 @@
 reconciles on every broker, and on RabbitMQ a task whose worker is killed is redelivered."""
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import sys
+import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from conftest import BROKERS, declared, require_broker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import solutions
 from helpers.celery_app import TASK_KEYS, celery_config, celery_route, make_app
 from helpers.celery_events import CeleryEvents
 from helpers.celery_workers import CeleryWorker, celery_command
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, EventLog
 from helpers.processes import WorkerProcess
-from helpers.reconcile import wait_accounted
+from helpers.reconcile import reconcile, wait_accounted
 from helpers.topology import MEDIA, RoutingKeyError, Topology, matches
 
+ROOT = Path(__file__).resolve().parent.parent
 WORDS = st.sampled_from(['video', 'image', 'audio', 'user', 'upload', 'login', 'hd', 'png', 'x'])
 KEYS = st.lists(WORDS, min_size=1, max_size=5).map('.'.join)
 
@@ -113,3 +120,54 @@ def test_a_task_whose_worker_is_killed_is_redelivered_on_rabbitmq():
                 process.kill()
     done = next(e for e in second.log.events(ACKED) if e.message_id == job)
     assert done.detail.endswith('(redelivered)') and job not in first.log.ids(ACKED)
+
+
+def test_a_retry_through_the_topic_exchange_is_copied_again():
+    """06's claim: one failure in each of video_queue and audit_queue makes four second tries."""
+    log = EventLog()
+    with declared('memory://', MEDIA), CeleryEvents(log):
+        app = make_app(MEDIA, 'memory://')
+        crew = [CeleryWorker([queue], 'memory://').start() for queue in ('audit_queue', 'video_queue')]
+        try:
+            app.tasks['media.flaky'].delay('clip.mp4', fail_times=1, countdown=0.05)
+            log.wait_for(ACKED, 4, timeout=30)
+        finally:
+            CeleryWorker.stop_all(crew)
+    assert log.per_queue(ACKED) == {'audit_queue': 2, 'video_queue': 2}
+    assert log.per_queue('retried') == {'audit_queue': 1, 'video_queue': 1}
+    assert reconcile(MEDIA, log).duplicates == 2
+
+
+def test_stopped_celery_workers_leave_no_thread_behind():
+    before = set(threading.enumerate())
+    with declared('memory://', MEDIA):
+        crew = [CeleryWorker([queue], 'memory://').start() for queue in MEDIA.queue_names]
+        assert all(worker.is_running for worker in crew)
+        CeleryWorker.stop_all(crew)
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == [] and not any(worker.is_running for worker in crew)
+
+
+def _notebook_namespace() -> dict:
+    """Run 06's set-up cell and its self-check definition; return the names they define."""
+    cells = json.loads((ROOT / 'notebooks' / '06_celery.ipynb').read_text())['cells']
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in cells:
+            source = ''.join(cell['source'])
+            if cell['cell_type'] == 'code' and ('from helpers import config' in source
+                                                or 'self-check' in cell['metadata'].get('tags', [])):
+                exec(compile(source, '06_celery.ipynb', 'exec'), namespace)
+    return namespace
+
+
+def test_the_solution_passes_the_self_check_and_the_starter_does_not():
+    namespace = _notebook_namespace()
+    check = namespace['check_notify_route']
+    assert check({'exchange': 'media_events', 'routing_key': ''}).startswith('❌')
+    for near_miss in ('user.notify.email', 'notify.user', 'user.*'):
+        assert check({'exchange': 'media_events', 'routing_key': near_miss}).startswith('❌'), near_miss
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(solutions.nb06_celery, 'nb06_celery.py', 'exec'), namespace)
+    assert out.getvalue().startswith('✅'), out.getvalue()
