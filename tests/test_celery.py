@@ -171,3 +171,14 @@ def test_the_solution_passes_the_self_check_and_the_starter_does_not():
     with contextlib.redirect_stdout(out):
         exec(compile(solutions.nb06_celery, 'nb06_celery.py', 'exec'), namespace)
     assert out.getvalue().startswith('✅'), out.getvalue()
+
+
+def test_the_celery_full_run_reconciles_the_seeded_scenario():
+    from helpers.celery_fullrun import celery_full_run
+    from helpers.fullrun import scenario
+    result = celery_full_run('memory://', 60, corrupt_rate=0.1)
+    rec = result.reconciliation
+    corrupt = sum(1 for _key, payload in scenario(60, 4, 0.1) if payload.get('corrupt'))
+    assert rec.ok and rec.published == 60 and corrupt > 0
+    assert rec.expected == sum(len(MEDIA.route(key)) for key, _payload in scenario(60))
+    assert rec.dead_lettered == sum(len(MEDIA.route(key)) for key, p in scenario(60, 4, 0.1) if p.get('corrupt'))
