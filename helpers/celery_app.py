@@ -58,6 +58,7 @@ def celery_config(topology: Topology = MEDIA, url: str | None = None) -> dict[st
         'worker_prefetch_multiplier': 1,     # hold one message at a time, like prefetch_count=1
         'worker_hijack_root_logger': False,  # keep Celery's logging out of notebook cells
         'worker_redirect_stdouts': False,
+        'worker_enable_remote_control': False,  # no pidbox exchange and queues left on the broker
         'task_serializer': 'json', 'accept_content': ['json'],
     }
 
