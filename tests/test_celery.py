@@ -1,0 +1,184 @@
+"""The Celery bridge (06_celery): the generated configuration routes as the Topology does, a Celery run
+reconciles on every broker, and on RabbitMQ a task whose worker is killed is redelivered."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import BROKERS, declared, require_broker
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import solutions
+from helpers.celery_app import TASK_KEYS, celery_config, celery_route, make_app
+from helpers.celery_events import CeleryEvents
+from helpers.celery_workers import CeleryWorker, celery_command
+from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, EventLog
+from helpers.processes import WorkerProcess
+from helpers.reconcile import reconcile, wait_accounted
+from helpers.topology import MEDIA, RoutingKeyError, Topology, matches
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = st.sampled_from(['video', 'image', 'audio', 'user', 'upload', 'login', 'hd', 'png', 'x'])
+KEYS = st.lists(WORDS, min_size=1, max_size=5).map('.'.join)
+
+
+def celery_routes(topology: Topology, routing_key: str) -> list[str]:
+    """The queues Celery's generated task_queues bind for ``routing_key`` (AMQP matching)."""
+    queues = celery_config(topology, 'memory://')['task_queues']
+    return sorted({q.name for q in queues for b in q.bindings if matches(b.routing_key, routing_key)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(KEYS)
+def test_celery_queues_route_every_key_as_the_topology_does(routing_key):
+    assert celery_routes(MEDIA, routing_key) == MEDIA.route(routing_key)
+
+
+def test_celery_queues_are_the_topologys_queues_on_its_topic_exchange():
+    queues = celery_config(MEDIA, 'memory://')['task_queues']
+    assert sorted(q.name for q in queues) == MEDIA.queue_names
+    for queue in queues:
+        assert {(b.exchange.name, b.exchange.type) for b in queue.bindings} == {(MEDIA.exchange_name, 'topic')}
+        assert sorted(b.routing_key for b in queue.bindings) == sorted(MEDIA.binding_keys(queue.name))
+
+
+@pytest.mark.parametrize('task_name', sorted(TASK_KEYS))
+def test_task_routes_by_name(task_name):
+    assert celery_route(make_app(MEDIA, 'memory://'), task_name) == TASK_KEYS[task_name]
+
+
+def test_an_explicit_routing_key_wins_and_is_validated():
+    app = make_app(MEDIA, 'memory://')
+    assert celery_route(app, 'media.process', routing_key='image.upload.png') == 'image.upload.png'
+    with pytest.raises(RoutingKeyError, match='wildcards only work in binding keys'):
+        celery_route(app, 'media.process', routing_key='video.#')
+
+
+def test_a_worker_for_an_unknown_queue_is_refused():
+    with pytest.raises(ValueError, match='not in the Celery configuration'):
+        CeleryWorker(['nope_queue'], 'memory://')
+
+
+@pytest.mark.parametrize('name', sorted(BROKERS))
+def test_a_celery_run_reconciles(name):
+    url = require_broker(BROKERS[name])
+    log = EventLog()
+    with declared(url, MEDIA), CeleryEvents(log):
+        app = make_app(MEDIA, url)
+        crew = [CeleryWorker([queue], url).start() for queue in MEDIA.queue_names]
+        try:
+            sent = [app.tasks['media.process'].apply_async(({'n': n, 'corrupt': n == 3},), routing_key=key).id
+                    for n, key in enumerate(['video.upload.hd', 'image.upload.png', 'user.login', 'audio.x'])]
+            app.tasks['media.transcode'].delay('a.mp4')
+            result = wait_accounted(MEDIA, log, timeout=30)
+        finally:
+            CeleryWorker.stop_all(crew)
+    assert result.published == 5 and result.ok and result.lost == 0, result.table()
+    assert result.expected == 3 + 3 + 2 + 2 + 2
+    # the corrupt one (audio.x → audio_queue, audit_queue) failed in both queues, and only there
+    failed = {(e.message_id, e.queue) for e in log.events(DEAD_LETTERED)}
+    assert failed == {(sent[3], 'audio_queue'), (sent[3], 'audit_queue')}
+    assert log.count(DELIVERED) == result.expected and log.count(ACKED) == result.expected - 2
+
+
+def test_the_event_bridge_records_nothing_once_disconnected():
+    log = EventLog()
+    events = CeleryEvents(log).connect()
+    events.disconnect()
+    app = make_app(MEDIA, 'memory://')
+    with declared('memory://', MEDIA):
+        app.tasks['media.transcode'].delay('x.mp4')
+    assert len(log) == 0
+
+
+def test_a_task_whose_worker_is_killed_is_redelivered_on_rabbitmq():
+    url = require_broker(BROKERS['amqp'])
+    topology = MEDIA
+    processes = []
+    with declared(url, topology):
+        app = make_app(topology, url)
+        try:
+            first = WorkerProcess(celery_command('video_queue', sys.executable), 'c1', url, lambda: None)
+            processes.append(first)
+            first.wait_ready(60)
+            job = app.tasks['media.transcode'].delay(f'{uuid.uuid4().hex[:6]}.mp4', 5).id
+            first.log.wait_until(lambda lg: job in lg.ids(DELIVERED), timeout=30, what='the task to start')
+            first.kill()
+            second = WorkerProcess(celery_command('video_queue', sys.executable), 'c2', url, lambda: None)
+            processes.append(second)
+            second.wait_ready(60)
+            second.log.wait_until(lambda lg: job in lg.ids(ACKED), timeout=30, what='the redelivered task')
+        finally:
+            for process in processes:
+                process.kill()
+    done = next(e for e in second.log.events(ACKED) if e.message_id == job)
+    assert done.detail.endswith('(redelivered)') and job not in first.log.ids(ACKED)
+
+
+def test_a_retry_through_the_topic_exchange_is_copied_again():
+    """06's claim: one failure in each of video_queue and audit_queue makes four second tries."""
+    log = EventLog()
+    with declared('memory://', MEDIA), CeleryEvents(log):
+        app = make_app(MEDIA, 'memory://')
+        crew = [CeleryWorker([queue], 'memory://').start() for queue in ('audit_queue', 'video_queue')]
+        try:
+            app.tasks['media.flaky'].delay('clip.mp4', fail_times=1, countdown=0.05)
+            log.wait_for(ACKED, 4, timeout=30)
+        finally:
+            CeleryWorker.stop_all(crew)
+    assert log.per_queue(ACKED) == {'audit_queue': 2, 'video_queue': 2}
+    assert log.per_queue('retried') == {'audit_queue': 1, 'video_queue': 1}
+    assert reconcile(MEDIA, log).duplicates == 2
+
+
+def test_stopped_celery_workers_leave_no_thread_behind():
+    before = set(threading.enumerate())
+    with declared('memory://', MEDIA):
+        crew = [CeleryWorker([queue], 'memory://').start() for queue in MEDIA.queue_names]
+        assert all(worker.is_running for worker in crew)
+        CeleryWorker.stop_all(crew)
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == [] and not any(worker.is_running for worker in crew)
+
+
+def _notebook_namespace() -> dict:
+    """Run 06's set-up cell and its self-check definition; return the names they define."""
+    cells = json.loads((ROOT / 'notebooks' / '06_celery.ipynb').read_text())['cells']
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in cells:
+            source = ''.join(cell['source'])
+            if cell['cell_type'] == 'code' and ('from helpers import config' in source
+                                                or 'self-check' in cell['metadata'].get('tags', [])):
+                exec(compile(source, '06_celery.ipynb', 'exec'), namespace)
+    return namespace
+
+
+def test_the_solution_passes_the_self_check_and_the_starter_does_not():
+    namespace = _notebook_namespace()
+    check = namespace['check_notify_route']
+    assert check({'exchange': 'media_events', 'routing_key': ''}).startswith('❌')
+    for near_miss in ('user.notify.email', 'notify.user', 'user.*'):
+        assert check({'exchange': 'media_events', 'routing_key': near_miss}).startswith('❌'), near_miss
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(solutions.nb06_celery, 'nb06_celery.py', 'exec'), namespace)
+    assert out.getvalue().startswith('✅'), out.getvalue()
+
+
+def test_the_celery_full_run_reconciles_the_seeded_scenario():
+    from helpers.celery_fullrun import celery_full_run
+    from helpers.fullrun import scenario
+    result = celery_full_run('memory://', 60, corrupt_rate=0.1)
+    rec = result.reconciliation
+    corrupt = sum(1 for _key, payload in scenario(60, 4, 0.1) if payload.get('corrupt'))
+    assert rec.ok and rec.published == 60 and corrupt > 0
+    assert rec.expected == sum(len(MEDIA.route(key)) for key, _payload in scenario(60))
+    assert rec.dead_lettered == sum(len(MEDIA.route(key)) for key, p in scenario(60, 4, 0.1) if p.get('corrupt'))
