@@ -77,8 +77,19 @@ def find_interpreter(minor: str) -> Path | None:
     return Path(on_path) if on_path else None
 
 
+def course_dependencies() -> list[str]:
+    """What the course package needs (pyproject's dependencies): what the install line brings to Colab."""
+    import tomllib
+    return tomllib.loads((ROOT / 'pyproject.toml').read_text(encoding='utf-8'))['project']['dependencies']
+
+
 def build_venv(venv: Path) -> Path:
-    """Create (or refresh) the Colab-pinned venv; return its python."""
+    """Create (or refresh) the Colab-pinned venv; return its python.
+
+    The course's own dependencies (kombu) are installed here too, so that the notebooks' install line only
+    adds the course package: pip then prints on this machine what it prints on Colab (with ``-q``, nothing)
+    rather than remarks about this machine's package indexes.
+    """
     minor = colab_python()
     python = venv / 'bin' / 'python'
     if not python.exists():
@@ -87,7 +98,7 @@ def build_venv(venv: Path) -> Path:
             raise SystemExit(f'no Python {minor} found (pyenv or PATH): Colab runs {minor}, the check needs it')
         subprocess.run([str(interpreter), '-m', 'venv', str(venv)], check=True)
     subprocess.run([str(python), '-m', 'pip', 'install', '-q', '--disable-pip-version-check',
-                    '-c', str(CONSTRAINTS), *PACKAGES], check=True)
+                    '-c', str(CONSTRAINTS), *PACKAGES, *course_dependencies()], check=True)
     return python
 
 
@@ -173,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if k not in ('BROKER_URL', 'PYTHONPATH', 'VIRTUAL_ENV')}
         env.update(JUPYTER_PATH=str(tmp / 'jupyter'), JUPYTER_CONFIG_DIR=str(tmp / 'config'),
                    JUPYTER_DATA_DIR=str(tmp / 'data'), JUPYTER_RUNTIME_DIR=str(tmp / 'runtime'),
-                   PIP_DISABLE_PIP_VERSION_CHECK='1')
+                   PIP_DISABLE_PIP_VERSION_CHECK='1', PYDEVD_DISABLE_FILE_VALIDATION='1')
         # A fresh VM each time: the course package comes from the notebook's own install line.
         subprocess.run([str(python), '-m', 'pip', 'uninstall', '-q', '-y', 'kombu-routing-lab'],
                        capture_output=True)
@@ -182,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f'commit {commit[:10]}: {len(copies)} notebooks, each alone, {compared_cells(copies)} cells compared '
             'under nbval strict')
         began = time.monotonic()
-        nbval = subprocess.run([str(python), '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-c', str(tmp / 'pytest.ini'),
+        nbval = subprocess.run([str(python), '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-W', 'ignore::DeprecationWarning', '-c', str(tmp / 'pytest.ini'),
                                 '--rootdir', str(tmp), '--nbval', *map(str, copies), '--nbval-sanitize-with',
                                 str(COURSE_SANITIZE), '--nbval-cell-timeout', '180', '--timeout', '900'], env=env, cwd=tmp)
         say(f'nbval on the copies: {"passed" if nbval.returncode == 0 else "FAILED"} '
