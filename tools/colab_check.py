@@ -34,6 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import colab  # noqa: E402  (tools/colab.py: the install line's shape, shared with the badge writer)
+
 __all__ = ['colab_python', 'build_venv', 'prepare_copies', 'main']
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +48,6 @@ PACKAGES = ['ipykernel', 'ipython', 'ipywidgets', 'widgetsnbextension', 'jupyter
             'traitlets', 'matplotlib', 'psutil', 'pytest', 'nbval~=0.11.0', 'pytest-timeout~=2.4.0',
             'playwright~=1.65.2']
 STUB = '"""Stand-in for Colab\'s own module: its presence is what the notebooks test (tools/colab_check.py)."""\n'
-INSTALL_RE = re.compile(r"""(install -q )git\+https://[^'"\s]+""")
 # The one output Colab prints that a checkout does not: the install line runs there, and IPython's %pip
 # always ends with this note.  The copies expect it in the install cell; nothing else is sanitized.
 COLAB_INSTALL_OUTPUT = 'Note: you may need to restart the kernel to use updated packages.\n'
@@ -138,9 +140,9 @@ def prepare_copies(notebooks: list[Path], dest: Path, target: str, alone: bool =
         nb = json.loads(path.read_text(encoding='utf-8'))
         first = next(cell for cell in nb['cells'] if cell['cell_type'] == 'code')
         source = ''.join(first['source']) if isinstance(first['source'], list) else first['source']
-        if "'google.colab' in sys.modules" not in source or not INSTALL_RE.search(source):
+        if colab.COLAB_GUARD not in source or not colab.INSTALL_RE.search(source):
             raise SystemExit(f'{path.name}: its first code cell has no Colab-guarded install line')
-        first['source'] = INSTALL_RE.sub(lambda m: m.group(1) + target, source, count=1)
+        first['source'] = colab.INSTALL_RE.sub(lambda m: f'{m.group(1)}{target}{m.group(4)}', source, count=1)
         if first.get('execution_count') is not None:
             first['outputs'] = [{'name': 'stdout', 'output_type': 'stream', 'text': COLAB_INSTALL_OUTPUT}]
         copy = folder / path.name
