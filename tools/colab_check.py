@@ -103,7 +103,7 @@ def build_venv(venv: Path) -> Path:
         if interpreter is None:
             raise MissingPython(f'no Python {minor} found (pyenv or PATH): Colab runs {minor}, the check needs it')
         subprocess.run([str(interpreter), '-m', 'venv', str(venv)], check=True)
-    subprocess.run([str(python), '-m', 'pip', 'install', '-q', '--disable-pip-version-check',
+    subprocess.run([str(python), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-compile',
                     '-c', str(CONSTRAINTS), *PACKAGES, *course_dependencies()], check=True)
     return python
 
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             prepare_copies(notebooks, tmp / 'browser', target, alone=False)
             env['COLAB_CHECK_DIR'] = str(tmp / 'browser')
             browser = subprocess.run([str(python), '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-s', '-rs',
-                                      '--timeout', '600', BROWSER_TEST], env=env, cwd=ROOT)
+                                      '--durations=0', '--timeout', '600', BROWSER_TEST], env=env, cwd=ROOT)
             say(f'classic Notebook click test: {"passed" if browser.returncode == 0 else "FAILED"} '
                 f'in {time.monotonic() - began:.0f} s')
             status |= browser.returncode != 0
