@@ -151,7 +151,7 @@ def test_stored_outputs_open_as_pictures_not_widget_reprs(classic, classic_page,
     """Opened without running (as Colab's preview and GitHub show it), no output reads ``VBox(children=...``."""
     url, token = classic
     page = classic_page
-    page.goto(f'{url}/notebooks/{name}?token={token}')
+    page.goto(f'{url}/notebooks/{name}?token={token}', wait_until='domcontentloaded')
     page.wait_for_function('() => window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded',
                            timeout=60_000, polling=200)
     texts = page.locator('.output_subarea').all_inner_texts()
