@@ -142,6 +142,16 @@ def test_panel_clicks_in_classic_notebook(classic, classic_page, name, key, queu
           f'click -> counter: {", ".join(f"{t * 1000:.0f} ms" for t in latencies)}')
 
 
+def _shown_outputs(outputs: list[dict]) -> int:
+    """How many output areas classic Notebook draws: it merges a stream output into the one before of the same name."""
+    shown, previous = 0, None
+    for output in outputs:
+        stream = output.get('name') if output['output_type'] == 'stream' else None
+        shown += not (stream and stream == previous)
+        previous = stream
+    return shown
+
+
 def _stored_notebooks() -> list[str]:
     return sorted(path.name for path in Path(CHECK_DIR).glob('*.ipynb'))
 
@@ -154,6 +164,10 @@ def test_stored_outputs_open_as_pictures_not_widget_reprs(classic, classic_page,
     page.goto(f'{url}/notebooks/{name}?token={token}', wait_until='domcontentloaded')
     page.wait_for_function('() => window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded',
                            timeout=60_000, polling=200)
+    cells = json.loads((Path(CHECK_DIR) / name).read_text(encoding='utf-8'))['cells']
+    stored = sum(_shown_outputs(cell.get('outputs', [])) for cell in cells)
+    page.wait_for_function('(n) => document.querySelectorAll(".output_subarea").length >= n', arg=stored,
+                           timeout=30_000, polling=200)  # every stored output rendered, widget views included
     texts = page.locator('.output_subarea').all_inner_texts()
     reprs = [t.strip()[:80] for t in texts if re.match(r'\s*(VBox|HBox|Box|HTML|Label|Button|Output|Text)\(', t)]
     assert not reprs, f'{name}: {len(reprs)} stored widget outputs show as text: {reprs[:3]}'
