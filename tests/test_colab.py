@@ -97,10 +97,9 @@ def test_bad_config_is_explained(tmp_path, text, message):
         colab.load_course(tmp_path / 'course.toml')
 
 
-def test_simple_toml_reader_matches_tomllib():
+def test_simple_toml_reader_reads_course_toml():
     text = course_toml(FORK, 'spring') + '\n[other]\nname = "x"  # trailing comment\n'
-    import tomllib
-    assert colab._read_simple_toml(text) == tomllib.loads(text)
+    assert colab._read_simple_toml(text) == {'repository': {'url': FORK, 'branch': 'spring'}, 'other': {'name': 'x'}}
 
 
 def test_up_to_date_notebooks_pass_check_and_stay_byte_identical(course_dir):
@@ -176,3 +175,52 @@ def test_the_course_notebooks_follow_the_convention(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert run(tmp_path).returncode == 0
     assert snapshot(tmp_path) == before
+
+
+# tools/colab_check.py: the Colab-fidelity check's pure parts (CI runs the whole check: .ci/colab).
+_check_spec = importlib.util.spec_from_file_location('colab_check_tool', ROOT / 'tools' / 'colab_check.py')
+colab_check = sys.modules['colab_check_tool'] = importlib.util.module_from_spec(_check_spec)
+_check_spec.loader.exec_module(colab_check)
+
+
+def test_colab_python_is_read_from_the_constraints_file(tmp_path):
+    assert colab_check.colab_python() == '3.13'
+    pins = tmp_path / 'pins.txt'
+    pins.write_text('ipykernel==6.17.1\n')
+    with pytest.raises(SystemExit, match='no "# python: X.Y" line'):
+        colab_check.colab_python(pins)
+
+
+def test_the_constraints_pin_what_colab_runs():
+    pins = dict(line.split('==') for line in (ROOT / '.ci' / 'colab-constraints.txt').read_text().splitlines()
+                if '==' in line and not line.startswith('#'))
+    assert {name: pins[name] for name in ('ipykernel', 'ipython', 'ipywidgets', 'notebook', 'traitlets')} == {
+        'ipykernel': '6.17.1', 'ipython': '7.34.0', 'ipywidgets': '7.7.1', 'notebook': '6.5.7', 'traitlets': '5.7.1'}
+
+
+def test_copies_stand_alone_with_the_install_line_aimed_at_the_commit(tmp_path):
+    source = tmp_path / 'src'
+    source.mkdir()
+    for name in ('00_intro', '01_more'):
+        (source / f'{name}.ipynb').write_text(colab._dumps(convention_notebook(name)), encoding='utf-8')
+    target = 'git+file:///tmp/clone@0123abcd'
+    copies = colab_check.prepare_copies(sorted(source.glob('*.ipynb')), tmp_path / 'run', target)
+    assert [c.relative_to(tmp_path / 'run').as_posix() for c in copies] == ['00_intro/00_intro.ipynb',
+                                                                             '01_more/01_more.ipynb']
+    for copy in copies:
+        assert sorted(p.name for p in copy.parent.iterdir()) == [copy.name], 'each notebook alone'
+        install = json.loads(copy.read_text())['cells'][2]
+        assert f"install -q {target}')" in ''.join(install['source'])
+        assert 'github.com' not in ''.join(install['source'])
+        assert install['outputs'] == [{'name': 'stdout', 'output_type': 'stream',
+                                       'text': colab_check.COLAB_INSTALL_OUTPUT}]
+    assert colab_check.compared_cells(copies) == 4
+
+
+def test_a_notebook_without_the_guarded_install_is_refused(tmp_path):
+    nb = convention_notebook('00_intro')
+    nb['cells'][2]['source'] = ['import helpers\n']
+    path = tmp_path / '00_intro.ipynb'
+    path.write_text(colab._dumps(nb), encoding='utf-8')
+    with pytest.raises(SystemExit, match='no Colab-guarded install line'):
+        colab_check.prepare_copies([path], tmp_path / 'run', 'git+file:///x')
