@@ -4,9 +4,11 @@
 on the main thread, where button callbacks run), and shows what the EventLog
 says: one counter per queue and the last few events.  Worker threads update
 it through the log's ``subscribe`` hook, writing widget values under a lock;
-``refresh()`` redraws everything from the log on the main thread (Colab may
-not repaint changes made by other threads until the main thread sends
-something).  Only ipywidgets API common to 7.7 (Colab) and 8 is used.
+``refresh()`` redraws everything from the log on the main thread.  Colab does
+not repaint changes sent by other threads, so a hidden ticker (see
+``widget_view``) has the main thread re-send them a few times a second.
+Enter in the routing-key box publishes, like the Publish button.
+Only ipywidgets API common to 7.7 (Colab) and 8 is used.
 """
 from __future__ import annotations
 
@@ -23,15 +25,21 @@ import ipywidgets as widgets
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
 from .producer import Publisher, Receipt
 from .topology import SEED, KeyError_, Topology, validate_routing_key
-from .widget_view import WidgetView
+from .widget_view import (WidgetView, drop_thread_sends, snapshot_button, snapshot_field, snapshot_frame,
+                          snapshot_pre, start_ticking, stop_ticking, ticker)
 
-__all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'counter_text', 'log_line']
+__all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'json_kind', 'counter_text',
+           'log_line', 'shorten']
 
 #: What the payload box holds at first: the seed tutorial's video upload.
 DEFAULT_PAYLOAD = '{"file": "movie.mp4"}'
 MAX_PAYLOAD_CHARS = 2000
+#: The longest detail (e.g. a handler's error quoting a payload) a line of the panel's log shows.
+MAX_DETAIL_CHARS = 80
 NOTHING_YET = '(no events yet)'
-READY = 'Click a button, or type a routing key and press Publish.'
+READY = 'Click a button, or type a routing key and press Enter or Publish.'
+#: Widget descriptions are shown in full (the default width cuts "Routing key:" to "Routing k…").
+_FULL_LABEL = {'description_width': 'initial'}
 
 
 def _wrapping() -> widgets.Layout:
@@ -46,6 +54,25 @@ class PayloadError(ValueError):
     """The payload box does not hold a JSON object."""
 
 
+def json_kind(value: Any) -> str:
+    """What JSON calls ``value``'s type, in plain words: object, array, text, number, true/false, null."""
+    if isinstance(value, dict):
+        return 'an object'
+    if isinstance(value, list):
+        return 'an array'
+    if isinstance(value, str):
+        return 'text (a JSON string)'
+    if isinstance(value, bool):
+        return 'true/false'
+    if value is None:
+        return 'null'
+    return 'a number'
+
+
+def _refuse_constant(name: str):
+    raise PayloadError(f'payload contains {name}, which is not JSON: write a number or null instead')
+
+
 def parse_payload(text: str) -> dict[str, Any]:
     """The JSON object typed in the payload box, or PayloadError saying how to fix it."""
     example = 'write a JSON object, e.g. {"file": "movie.mp4"}'
@@ -54,12 +81,23 @@ def parse_payload(text: str) -> dict[str, Any]:
     if not text.strip():
         raise PayloadError(f'payload is empty: {example} (or {{}} for none)')
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except PayloadError:
+        raise
     except ValueError as exc:
         raise PayloadError(f'payload is not valid JSON ({exc}): {example}') from None
     if not isinstance(value, dict):
-        raise PayloadError(f'payload is a JSON {type(value).__name__}, not an object: {example}')
+        raise PayloadError(f'payload is {json_kind(value)}, not an object: {example}')
     return value
+
+
+def shorten(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with '…' and the number left out."""
+    flat = ' '.join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    return f'{cut}… (+{len(flat) - limit} characters)'
 
 
 def counter_text(queue: str, tally: Counter) -> str:
@@ -76,7 +114,7 @@ def counter_text(queue: str, tally: Counter) -> str:
 def log_line(event: Event, queue_width: int = 12) -> str:
     """One line of the live log: kind, queue, routing key, message id and any detail."""
     line = f'{event.kind:<13} {event.queue or "-":<{queue_width}} {event.routing_key:<20} {event.message_id}'
-    return line + (f'  ({event.detail})' if event.detail else '')
+    return line + (f'  ({shorten(event.detail)})' if event.detail else '')
 
 
 class ControlPanel(WidgetView):
@@ -109,6 +147,8 @@ class ControlPanel(WidgetView):
         self._seen: dict[int, Event] = {}  # id -> event: keeps ids unique while remembered
         self._queue_width = max(len(q) for q in [*topology.queue_names, 'queue'])
         self._closed = False
+        self._unflushed = False
+        self.flushes = 0  # how often the ticker re-sent worker-thread updates
         self._build_widgets(payload)
         self._unsubscribe: Optional[Callable[[], None]] = self.log.subscribe(self._on_event)
         self.refresh()
@@ -127,13 +167,13 @@ class ControlPanel(WidgetView):
         self.buttons = {key: widgets.Button(description=key, tooltip=f'publish a message with routing key {key}')
                         for key in self.routing_keys}
         self.key_box = widgets.Text(value='', placeholder='any routing key, e.g. video.transcode.hd',
-                                    description='Routing key:')
+                                    description='Routing key:', style=_FULL_LABEL)
         self.publish_button = widgets.Button(description='Publish', button_style='primary',
                                              tooltip='publish with the routing key typed in the box')
         self.refresh_button = widgets.Button(description='Refresh', tooltip='redraw counters and log')
         self.payload_box = widgets.Textarea(value=payload, description='Payload:',
                                             placeholder='a JSON object, e.g. {"file": "movie.mp4"}',
-                                            layout=widgets.Layout(width='32em', height='4em'))
+                                            style=_FULL_LABEL, layout=widgets.Layout(width='36em', height='4em'))
         self.message = READY
         self.status = widgets.HTML(value=_status_html(READY))
         self.counters = {queue: widgets.Label(value=counter_text(queue, Counter()),
@@ -143,7 +183,9 @@ class ControlPanel(WidgetView):
         for key, button in self.buttons.items():
             button.on_click(lambda _button, key=key: self.publish(key))
         self.publish_button.on_click(lambda _button: self.publish(self.key_box.value))
+        self.key_box.on_msg(self._on_key_box_msg)  # Enter sends {'event': 'submit'} (7.7 and 8)
         self.refresh_button.on_click(lambda _button: self.refresh())
+        self.ticker = ticker(self.flush)
         self.widget = widgets.VBox([
             widgets.HBox(list(self.buttons.values()), layout=_wrapping()),
             widgets.HBox([self.key_box, self.publish_button]),
@@ -152,7 +194,18 @@ class ControlPanel(WidgetView):
             widgets.HBox(list(self.counters.values()), layout=_wrapping()),
             self.log_view,
             self.refresh_button,
+            self.ticker,
         ])
+        drop_thread_sends(self._shown_values())
+        start_ticking(self.ticker)
+
+    def _shown_values(self) -> list[widgets.Widget]:
+        """The widgets whose ``value`` the panel draws into."""
+        return [self.status, *self.counters.values(), self.log_view]
+
+    def _on_key_box_msg(self, _widget, content, _buffers) -> None:
+        if content.get('event') == 'submit':
+            self.publish(self.key_box.value)
 
     # -- publishing (main thread: button callbacks and notebook code) ----------
 
@@ -202,7 +255,19 @@ class ControlPanel(WidgetView):
         for queue, label in self.counters.items():
             label.value = counter_text(queue, self._tally)
         self.log_view.value = _pre('\n'.join(self._lines) or NOTHING_YET)
+        if threading.current_thread() is not threading.main_thread():
+            self._unflushed = True
         self._drawn.notify_all()
+
+    def flush(self) -> None:
+        """Re-send what worker threads drew since the last flush (main thread: the ticker calls it)."""
+        with self._lock:
+            if self._closed or not self._unflushed:
+                return
+            self._unflushed = False
+            for widget in self._shown_values():
+                widget.send_state('value')
+            self.flushes += 1
 
     def refresh(self) -> ControlPanel:
         """Redraw counters and log from the whole event log (call it from the main thread)."""
@@ -230,6 +295,23 @@ class ControlPanel(WidgetView):
                                    f'after {timeout:g} s')
         return self
 
+    def snapshot_html(self) -> str:
+        """The panel as static HTML: buttons, boxes, status, counters and log as shown now."""
+        with self._lock:
+            counters = [label.value for label in self.counters.values()]
+            lines = '\n'.join(self._lines) or NOTHING_YET
+            message = self.message
+        rows = [
+            ''.join(snapshot_button(key) for key in self.routing_keys),
+            snapshot_field('Routing key:', self.key_box.value, self.key_box.placeholder)
+            + snapshot_button('Publish', primary=True),
+            snapshot_field('Payload:', self.payload_box.value, self.payload_box.placeholder),
+            _status_html(message),
+            ' '.join(f'<span style="margin-right: 2em">{html.escape(text, quote=False)}</span>' for text in counters),
+            snapshot_pre(lines),
+        ]
+        return snapshot_frame(''.join(f'<div>{row}</div>' for row in rows), 'control panel')
+
     def counts(self) -> dict[str, str]:
         """{queue: counter text} as shown right now."""
         with self._lock:
@@ -252,6 +334,7 @@ class ControlPanel(WidgetView):
             self._drawn.notify_all()
         if unsubscribe is not None:
             unsubscribe()
+        stop_ticking(self.ticker)
         self.publisher.close()
         for widget in _walk(self.widget):
             for part in (getattr(widget, 'style', None), getattr(widget, 'layout', None), widget):
@@ -267,13 +350,19 @@ class ControlPanel(WidgetView):
         return f'<ControlPanel for {self.topology.exchange_name} ({state}): {", ".join(self.routing_keys)}>'
 
 
+#: Red mixed with the theme's text colour: dark red on light pages, light red on dark ones (>= 4.5:1).
+WARNING_STYLE = ('color: #b42318; '
+                 'color: color-mix(in srgb, var(--jp-error-color1, #c92a2a) 70%, var(--jp-ui-font-color1, #1f2328))')
+
+
 def _pre(text: str) -> str:
     return f'<pre style="margin: 0; font-size: 12px">{html.escape(text, quote=False)}</pre>'
 
 
 def _status_html(text: str) -> str:
-    colour = '#c92a2a' if text.startswith('⚠') else '#1f2328'
-    return f'<span style="color: {colour}">{html.escape(text, quote=False)}</span>'
+    """The status line: the theme's text colour, or its error colour darkened/lightened to stay readable."""
+    style = f' style="{WARNING_STYLE}"' if text.startswith('⚠') else ''
+    return f'<span{style}>{html.escape(text, quote=False)}</span>'
 
 
 def _walk(widget: widgets.Widget) -> list[widgets.Widget]:

@@ -1,7 +1,68 @@
-"""The base of the course's widget views: shown by ``display``, closed by ``with`` (03_producer)."""
+"""The base of the course's widget views: shown with a static snapshot, kept fresh by front-end ticks (03_producer).
+
+A view holds its ipywidgets root in ``self.widget``.  Displaying it sends the live widget *and*
+a static HTML snapshot (``snapshot_html()``), so a notebook opened without a kernel (JupyterLab,
+Notebook 7, GitHub, nbviewer) shows a picture instead of ``VBox(children=…``.
+
+Colab ignores widget state sent from a background thread until the main thread sends something.
+So a live view also holds a hidden ``Play`` widget that ticks in the browser: each tick arrives as a
+comm message, handled on the kernel's main thread, where ``flush()`` re-sends whatever worker
+threads changed since the last tick.  Setting ``HELPERS_DROP_THREAD_SENDS=1`` makes the views drop
+every send from other threads (what Colab does), so tests can prove the ticks alone suffice.
+Only ipywidgets API common to 7.7 (Colab) and 8 is used.
+"""
 from __future__ import annotations
 
-__all__ = ['WidgetView']
+import html
+import os
+import threading
+from typing import Callable, Iterable
+
+import ipywidgets as widgets
+
+__all__ = ['WidgetView', 'TICK_MS', 'ticker', 'start_ticking', 'stop_ticking', 'drop_thread_sends',
+           'snapshot_frame', 'snapshot_button', 'snapshot_field', 'snapshot_pre']
+
+#: How often (ms) a live view's hidden ticker asks the kernel to flush worker-thread updates.
+TICK_MS = 200
+
+
+def _set(widget: widgets.Widget, name: str, value) -> None:
+    """Set Play's ``name`` ('playing', 'repeat'): public in ipywidgets 8, '_'-prefixed in 7.7."""
+    setattr(widget, name if widget.has_trait(name) else f'_{name}', value)
+
+
+def ticker(on_tick: Callable[[], None], interval_ms: int = TICK_MS) -> widgets.Play:
+    """A hidden ``Play`` widget whose value the browser steps every ``interval_ms``; calls ``on_tick``."""
+    play = widgets.Play(value=0, min=0, max=1000, step=1, interval=interval_ms,
+                        layout=widgets.Layout(display='none'))
+    _set(play, 'repeat', True)
+    play.observe(lambda _change: on_tick(), names='value')
+    return play
+
+
+def start_ticking(play: widgets.Play) -> None:
+    """Start the browser stepping ``play`` (sent after the widget exists, so the front end sees a change)."""
+    _set(play, 'playing', True)
+
+
+def stop_ticking(play: widgets.Play) -> None:
+    """Stop the ticks (the front end stops its timer)."""
+    if play.comm is not None:
+        _set(play, 'playing', False)
+
+
+def drop_thread_sends(parts: Iterable[widgets.Widget]) -> None:
+    """If ``HELPERS_DROP_THREAD_SENDS`` is set, make ``parts`` drop state sent from non-main threads."""
+    if os.environ.get('HELPERS_DROP_THREAD_SENDS', '') in ('', '0'):
+        return
+    for widget in parts:
+        send = widget._send
+
+        def _send(msg, buffers=None, _send=send):
+            if threading.current_thread() is threading.main_thread():
+                _send(msg, buffers=buffers)
+        widget._send = _send
 
 
 class WidgetView:
@@ -12,13 +73,59 @@ class WidgetView:
     def close(self) -> None:
         raise NotImplementedError
 
+    def snapshot_html(self) -> str:
+        """A static HTML picture of the view as it is now (deterministic: no ids, no times)."""
+        raise NotImplementedError
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """The live widget, with the snapshot for front ends that cannot show it."""
+        bundle = {'text/html': self.snapshot_html(), 'text/plain': repr(self)}
+        if getattr(self.widget, 'comm', None) is not None:  # a closed view shows its snapshot only
+            bundle['application/vnd.jupyter.widget-view+json'] = {
+                'version_major': 2, 'version_minor': 0, 'model_id': self.widget.model_id}
+        return bundle
 
-        display(self.widget)
+
+# -- static snapshots: plain HTML with inline styles (JupyterLab's sanitizer keeps those), themed by
+# JupyterLab's variables with light fallbacks; text inherits the page's colour.
+
+_BUTTON = ('display: inline-block; padding: 3px 12px; margin: 2px 4px 2px 0; border-radius: 2px; '
+           'background: var(--jp-layout-color3, #e0e0e0); color: var(--jp-ui-font-color1, #1f2328)')
+_PRIMARY = ('display: inline-block; padding: 3px 12px; margin: 2px 4px 2px 0; border-radius: 2px; '
+            'background: var(--jp-brand-color1, #1976d2); color: var(--jp-ui-inverse-font-color1, #ffffff)')
+_FIELD = ('display: inline-block; min-width: 16em; padding: 2px 6px; margin: 2px 4px 2px 0; '
+          'border: 1px solid var(--jp-border-color1, #bdbdbd); background: var(--jp-layout-color1, #ffffff); '
+          'color: var(--jp-ui-font-color1, #1f2328); white-space: pre')
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def snapshot_frame(inner: str, what: str) -> str:
+    """The snapshot's outer box, with a caption saying it is a picture of ``what``."""
+    return (f'<div class="helpers-snapshot" title="a picture of the {_esc(what)}: run the notebook to use it" '
+            'style="font-size: 13px; line-height: 1.5">'
+            f'{inner}</div>')
+
+
+def snapshot_button(text: str, primary: bool = False) -> str:
+    """Something that looks like a widget button (a span: nothing to click in a picture)."""
+    return f'<span style="{_PRIMARY if primary else _BUTTON}">{_esc(text)}</span>'
+
+
+def snapshot_field(label: str, value: str, placeholder: str = '') -> str:
+    """A label and a text box showing ``value`` (or the placeholder, dimmed)."""
+    shown = _esc(value) if value else f'<span style="opacity: 0.75">{_esc(placeholder)}</span>'
+    return f'<span style="margin-right: 6px">{_esc(label)}</span><span style="{_FIELD}">{shown}</span>'
+
+
+def snapshot_pre(text: str) -> str:
+    """Monospaced text, as the views' logs and explanations show it."""
+    return f'<pre style="margin: 2px 0; font-size: 12px">{_esc(text)}</pre>'
