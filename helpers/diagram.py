@@ -4,9 +4,12 @@
 log always gives the same SVG, with no message ids or times in it, so
 notebook outputs stay stable).  ``LiveDiagram`` keeps an ``ipywidgets.HTML``
 showing it up to date while a worker runs; ``DiagramSVG`` shows a static one.
+Shown inline, the SVG takes the notebook theme's colours; as a picture (an
+``<img>``, which is what a notebook opened without a kernel shows) it is light.
 """
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections import Counter
@@ -15,9 +18,9 @@ from xml.sax.saxutils import escape
 
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
 from .topology import Topology, matches
-from .widget_view import WidgetView
+from .widget_view import WidgetView, drop_thread_sends, snapshot_frame, start_ticking, stop_ticking, ticker
 
-__all__ = ['COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'LiveDiagram', 'DiagramSVG']
+__all__ = ['COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'svg_img', 'LiveDiagram', 'DiagramSVG']
 
 #: The per-queue counters shown in each queue box: (event kind, column label).
 COLUMNS = ((DELIVERED, 'delivered'), (ACKED, 'acked'), (DEAD_LETTERED, 'dead-lettered'),
@@ -50,7 +53,8 @@ PAGE = ('#ffffff', _PAGE)
 EDGE = ('#c3cad3', 'var(--jp-border-color1, #c3cad3)')
 LIT, BAD, WARN = _accent('#c2410c'), _accent('#b42318'), _accent('#8a5a12')
 EXCHANGE_FILL, EXCHANGE_STROKE = _tint('#3b6fd1', '#e7f0ff'), ('#3b6fd1', 'var(--jp-brand-color1, #3b6fd1)')
-QUEUE_FILL, QUEUE_STROKE = ('#f6f8fa', 'var(--jp-layout-color2, #f6f8fa)'), ('#8c959f', 'var(--jp-border-color1, #8c959f)')
+QUEUE_FILL = ('#f6f8fa', 'var(--jp-layout-color2, #f6f8fa)')
+QUEUE_STROKE = ('#8c959f', 'var(--jp-border-color1, #8c959f)')
 LIT_FILL, DLQ_FILL, DLQ_STROKE = _tint('#e8590c', '#fff1e6'), _tint('#c92a2a', '#fdf3f3', 8), _accent('#d08c8c', 60)
 
 
@@ -345,6 +349,13 @@ def render_svg(topology: Topology, log: EventLog, *, width: float = DEFAULT_WIDT
 
 # -- showing it in a notebook ----------------------------------------------------
 
+def svg_img(svg: str, alt: str = 'routing diagram') -> str:
+    """``svg`` as an ``<img>`` with a data URI: HTML that sanitizers keep (inline SVG they strip)."""
+    data = base64.b64encode(svg.encode('utf-8')).decode('ascii')
+    return (f'<img src="data:image/svg+xml;base64,{data}" alt="{_attr(alt)}" '
+            'style="max-width: 100%; height: auto"/>')
+
+
 class DiagramSVG:
     """A static SVG that a notebook displays as an image (its text form never changes)."""
 
@@ -360,8 +371,9 @@ class DiagramSVG:
         return self.svg
 
     def _repr_html_(self) -> str:
-        # Inline SVG shrinks to the output's width; JupyterLab draws image/svg+xml at full size.
-        return f'<div class="routing-diagram">{self.svg}</div>'
+        # An <img> shrinks to the output's width (JupyterLab draws image/svg+xml at full size) and,
+        # unlike inline SVG, survives the sanitizer of a notebook opened before it is run.
+        return f'<div class="routing-diagram">{svg_img(self.svg)}</div>'
 
     def __repr__(self) -> str:
         return '<routing diagram (SVG)>'
@@ -373,12 +385,14 @@ class DiagramSVG:
 
 
 class LiveDiagram(WidgetView):
-    """An ``ipywidgets.HTML`` (``.widget``) that redraws the diagram as the event log grows.
+    """An ``ipywidgets.HTML`` (``.html``, inside ``.widget``) that redraws the diagram as the log grows.
 
     ``follow(log)`` redraws from the thread that records events, at most once
     every ``min_interval`` seconds, and always draws the final state (a timer
-    thread catches the last events of a burst).  ``refresh()`` redraws from the
-    main thread (Colab may not repaint otherwise); ``close()`` stops following.
+    thread catches the last events of a burst).  While following, a hidden
+    ticker has the main thread re-send those redraws (Colab ignores sends from
+    other threads).  ``refresh()`` redraws from the main thread; ``close()``
+    stops following.
     """
 
     def __init__(self, topology: Topology, log: EventLog | None = None, *,
@@ -396,7 +410,12 @@ class LiveDiagram(WidgetView):
         self._unsubscribe = None
         self._min_interval = 0.1
         self._last_draw = float('-inf')
-        self.widget = ipywidgets.HTML(value=self._render())
+        self._unflushed = False
+        self.flushes = 0  # how often the ticker re-sent a worker-thread redraw
+        self.html = ipywidgets.HTML(value=self._render())
+        self.ticker = ticker(self.flush)
+        self.widget = ipywidgets.VBox([self.html, self.ticker])
+        drop_thread_sends([self.html])
 
     def _render(self) -> str:
         return render_svg(self.topology, self.log, width=self.width, title=self.title)
@@ -404,9 +423,24 @@ class LiveDiagram(WidgetView):
     def refresh(self) -> LiveDiagram:
         """Redraw now from the whole log (call it from the main thread)."""
         with self._draw_lock:
-            self.widget.value = self._render()
+            self.html.value = self._render()
             self.renders += 1
+            if threading.current_thread() is not threading.main_thread():
+                self._unflushed = True
         return self
+
+    def flush(self) -> None:
+        """Re-send a redraw that a worker thread made (main thread: the ticker calls it)."""
+        with self._draw_lock:
+            if not self._unflushed:
+                return
+            self._unflushed = False
+            self.html.send_state('value')
+            self.flushes += 1
+
+    def snapshot_html(self) -> str:
+        """The diagram as it is drawn now, as an ``<img>`` (see ``svg_img``)."""
+        return snapshot_frame(svg_img(self.html.value), 'routing diagram')
 
     @property
     def following(self) -> bool:
@@ -422,6 +456,7 @@ class LiveDiagram(WidgetView):
         with self._lock:
             self._min_interval = min_interval
             self._unsubscribe = self.log.subscribe(self._on_event)
+        start_ticking(self.ticker)
         return self.refresh()
 
     def _on_event(self, _event: Event) -> None:
@@ -477,6 +512,7 @@ class LiveDiagram(WidgetView):
             return
         if unsubscribe is not None:
             unsubscribe()
+            stop_ticking(self.ticker)
         if timer is not None:
             timer.cancel()
         for thread in (timer, self._drawing):

@@ -25,8 +25,17 @@ import ipywidgets as widgets
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
 from .producer import Publisher, Receipt
 from .topology import SEED, KeyError_, Topology, validate_routing_key
-from .widget_view import (WidgetView, drop_thread_sends, snapshot_button, snapshot_field, snapshot_frame,
-                          snapshot_pre, start_ticking, stop_ticking, ticker)
+from .widget_view import (
+    WidgetView,
+    drop_thread_sends,
+    snapshot_button,
+    snapshot_field,
+    snapshot_frame,
+    snapshot_pre,
+    start_ticking,
+    stop_ticking,
+    ticker,
+)
 
 __all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'json_kind', 'counter_text',
            'log_line', 'shorten']

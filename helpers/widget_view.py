@@ -16,7 +16,8 @@ from __future__ import annotations
 import html
 import os
 import threading
-from typing import Callable, Iterable
+from collections.abc import Iterable
+from typing import Callable
 
 import ipywidgets as widgets
 
