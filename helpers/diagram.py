@@ -414,7 +414,7 @@ class LiveDiagram(WidgetView):
         self.flushes = 0  # how often the ticker re-sent a worker-thread redraw
         self.html = ipywidgets.HTML(value=self._render())
         self.ticker = ticker(self.flush)
-        self.widget = ipywidgets.VBox([self.html, self.ticker])
+        self.widget = self._root([self.html, self.ticker])
         drop_thread_sends([self.html])
 
     def _render(self) -> str:

@@ -117,7 +117,7 @@ class KeyTester(WidgetView):
                                  style={'description_width': 'initial'})
         self.output = widgets.HTML(value=_as_html(PROMPT))
         self.result = PROMPT
-        self.widget = widgets.VBox([self.text, self.output])
+        self.widget = self._root([self.text, self.output])
         self.text.observe(self._on_change, names='value')
 
     def test(self, routing_key: str) -> str:

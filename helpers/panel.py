@@ -195,7 +195,7 @@ class ControlPanel(WidgetView):
         self.key_box.on_msg(self._on_key_box_msg)  # Enter sends {'event': 'submit'} (7.7 and 8)
         self.refresh_button.on_click(lambda _button: self.refresh())
         self.ticker = ticker(self.flush)
-        self.widget = widgets.VBox([
+        self.widget = self._root([
             widgets.HBox(list(self.buttons.values()), layout=_wrapping()),
             widgets.HBox([self.key_box, self.publish_button]),
             self.payload_box,

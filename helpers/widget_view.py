@@ -22,7 +22,7 @@ from typing import Callable
 import ipywidgets as widgets
 
 __all__ = ['WidgetView', 'TICK_MS', 'ticker', 'start_ticking', 'stop_ticking', 'drop_thread_sends',
-           'snapshot_frame', 'snapshot_button', 'snapshot_field', 'snapshot_pre']
+           'SnapshotVBox', 'snapshot_frame', 'snapshot_button', 'snapshot_field', 'snapshot_pre']
 
 #: How often (ms) a live view's hidden ticker asks the kernel to flush worker-thread updates.
 TICK_MS = 200
@@ -86,11 +86,35 @@ class WidgetView:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """The live widget, with the snapshot for front ends that cannot show it."""
-        bundle = {'text/html': self.snapshot_html(), 'text/plain': repr(self)}
-        if getattr(self.widget, 'comm', None) is not None:  # a closed view shows its snapshot only
-            bundle['application/vnd.jupyter.widget-view+json'] = {
-                'version_major': 2, 'version_minor': 0, 'model_id': self.widget.model_id}
-        return bundle
+        return _bundle(self.widget, self)
+
+    def _root(self, children: list[widgets.Widget]) -> widgets.VBox:
+        """The view's root: a VBox that, displayed on its own, also carries this view's snapshot."""
+        return SnapshotVBox(children, view=self)
+
+
+def _bundle(widget: widgets.Widget, view: WidgetView) -> dict:
+    bundle = {'text/html': view.snapshot_html(), 'text/plain': repr(view)}
+    if getattr(widget, 'comm', None) is not None:  # a closed view shows its snapshot only
+        bundle['application/vnd.jupyter.widget-view+json'] = {
+            'version_major': 2, 'version_minor': 0, 'model_id': widget.model_id}
+    return bundle
+
+
+class SnapshotVBox(widgets.VBox):
+    """A VBox displayed with its view's static snapshot (so ``view.widget`` shows a picture too)."""
+
+    def __init__(self, children, view: WidgetView, **kwargs) -> None:
+        super().__init__(children, **kwargs)
+        self._snapshot_view = view
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:  # ipywidgets 8
+        return _bundle(self, self._snapshot_view)
+
+    def _ipython_display_(self, **kwargs) -> None:  # ipywidgets 7.7 displays widgets this way
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
 
 
 # -- static snapshots: plain HTML with inline styles (JupyterLab's sanitizer keeps those), themed by

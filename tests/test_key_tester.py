@@ -103,5 +103,6 @@ def test_tester_shows_a_static_snapshot_with_the_live_widget():
     assert 'Routing key:' in bundle['text/html'] and 'delivered to: audit_queue, video_queue' in bundle['text/html']
     assert bundle['text/plain'] == f'<KeyTester for {SEED.exchange_name}>'
     assert tester.text.style.description_width == 'initial'
+    assert tester.widget._repr_mimebundle_() == bundle  # `tester.widget` as a cell's value: the same
     tester.close()
     assert 'application/vnd.jupyter.widget-view+json' not in tester._repr_mimebundle_()
