@@ -117,16 +117,23 @@ class SnapshotVBox(widgets.VBox):
         display(self._repr_mimebundle_(), raw=True)
 
 
-# -- static snapshots: plain HTML with inline styles (JupyterLab's sanitizer keeps those), themed by
-# JupyterLab's variables with light fallbacks; text inherits the page's colour.
+# -- static snapshots: plain HTML with inline styles.  Each colour comes twice: a light hex, kept
+# by JupyterLab's sanitizer (a notebook opened before it is run), then the theme variable, which
+# wins where styles are not sanitized.  Plain text inherits the page's colour.
 
-_BUTTON = ('display: inline-block; padding: 3px 12px; margin: 2px 4px 2px 0; border-radius: 2px; '
-           'background: var(--jp-layout-color3, #e0e0e0); color: var(--jp-ui-font-color1, #1f2328)')
-_PRIMARY = ('display: inline-block; padding: 3px 12px; margin: 2px 4px 2px 0; border-radius: 2px; '
-            'background: var(--jp-brand-color1, #1976d2); color: var(--jp-ui-inverse-font-color1, #ffffff)')
-_FIELD = ('display: inline-block; min-width: 16em; padding: 2px 6px; margin: 2px 4px 2px 0; '
-          'border: 1px solid var(--jp-border-color1, #bdbdbd); background: var(--jp-layout-color1, #ffffff); '
-          'color: var(--jp-ui-font-color1, #1f2328); white-space: pre')
+def _themed(prop: str, variable: str, fallback: str) -> str:
+    return f'{prop}: {fallback}; {prop}: var({variable}, {fallback})'
+
+
+_CHIP = 'display: inline-block; padding: 3px 12px; margin: 2px 4px 2px 0; border-radius: 2px; '
+_BUTTON = (_CHIP + _themed('background', '--jp-layout-color3', '#e0e0e0') + '; '
+           + _themed('color', '--jp-ui-font-color1', '#1f2328'))
+_PRIMARY = (_CHIP + _themed('background', '--jp-brand-color1', '#1976d2') + '; '
+            + _themed('color', '--jp-ui-inverse-font-color1', '#ffffff'))
+_FIELD = ('display: inline-block; min-width: 16em; padding: 2px 6px; margin: 2px 4px 2px 0; white-space: pre; '
+          + 'border: 1px solid #bdbdbd; border: 1px solid var(--jp-border-color1, #bdbdbd); '
+          + _themed('background', '--jp-layout-color1', '#ffffff') + '; '
+          + _themed('color', '--jp-ui-font-color1', '#1f2328'))
 
 
 def _esc(text: str) -> str:
