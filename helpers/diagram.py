@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
 from .topology import Topology, matches
-from .widget_view import WidgetView, drop_thread_sends, snapshot_frame, start_ticking, stop_ticking, ticker
+from .widget_view import Ticker, WidgetView, drop_thread_sends, handles_kernel_messages, snapshot_frame
 
 __all__ = ['COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'svg_img', 'LiveDiagram', 'DiagramSVG']
 
@@ -413,8 +413,8 @@ class LiveDiagram(WidgetView):
         self._unflushed = False
         self.flushes = 0  # how often the ticker re-sent a worker-thread redraw
         self.html = ipywidgets.HTML(value=self._render())
-        self.ticker = ticker(self.flush)
-        self.widget = self._root([self.html, self.ticker])
+        self.ticker = Ticker(self.flush)
+        self.widget = self._root([self.html, self.ticker.widget])
         drop_thread_sends([self.html])
 
     def _render(self) -> str:
@@ -425,7 +425,7 @@ class LiveDiagram(WidgetView):
         with self._draw_lock:
             self.html.value = self._render()
             self.renders += 1
-            if threading.current_thread() is not threading.main_thread():
+            if not handles_kernel_messages():
                 self._unflushed = True
         return self
 
@@ -456,7 +456,7 @@ class LiveDiagram(WidgetView):
         with self._lock:
             self._min_interval = min_interval
             self._unsubscribe = self.log.subscribe(self._on_event)
-        start_ticking(self.ticker)
+        self.ticker.start()
         return self.refresh()
 
     def _on_event(self, _event: Event) -> None:
@@ -512,7 +512,7 @@ class LiveDiagram(WidgetView):
             return
         if unsubscribe is not None:
             unsubscribe()
-            stop_ticking(self.ticker)
+            self.ticker.stop()
         if timer is not None:
             timer.cancel()
         for thread in (timer, self._drawing):

@@ -26,15 +26,15 @@ from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Eve
 from .producer import Publisher, Receipt
 from .topology import SEED, KeyError_, Topology, validate_routing_key
 from .widget_view import (
+    Ticker,
     WidgetView,
     drop_thread_sends,
+    handles_kernel_messages,
+    revive_tickers,
     snapshot_button,
     snapshot_field,
     snapshot_frame,
     snapshot_pre,
-    start_ticking,
-    stop_ticking,
-    ticker,
 )
 
 __all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'json_kind', 'counter_text',
@@ -194,7 +194,7 @@ class ControlPanel(WidgetView):
         self.publish_button.on_click(lambda _button: self.publish(self.key_box.value))
         self.key_box.on_msg(self._on_key_box_msg)  # Enter sends {'event': 'submit'} (7.7 and 8)
         self.refresh_button.on_click(lambda _button: self.refresh())
-        self.ticker = ticker(self.flush)
+        self.ticker = Ticker(self.flush)
         self.widget = self._root([
             widgets.HBox(list(self.buttons.values()), layout=_wrapping()),
             widgets.HBox([self.key_box, self.publish_button]),
@@ -203,10 +203,10 @@ class ControlPanel(WidgetView):
             widgets.HBox(list(self.counters.values()), layout=_wrapping()),
             self.log_view,
             self.refresh_button,
-            self.ticker,
+            self.ticker.widget,
         ])
         drop_thread_sends(self._shown_values())
-        start_ticking(self.ticker)
+        self.ticker.start()
 
     def _shown_values(self) -> list[widgets.Widget]:
         """The widgets whose ``value`` the panel draws into."""
@@ -222,6 +222,7 @@ class ControlPanel(WidgetView):
         """Validate the key and the payload box, publish once, show where it went; None if refused."""
         if self._closed:
             raise RuntimeError('this panel is closed: make a new ControlPanel')
+        revive_tickers()  # a click is a main-thread moment: wake a ticker the browser forgot
         try:
             validate_routing_key(routing_key)
             body = parse_payload(self.payload_box.value if payload is None else payload)
@@ -264,7 +265,7 @@ class ControlPanel(WidgetView):
         for queue, label in self.counters.items():
             label.value = counter_text(queue, self._tally)
         self.log_view.value = _pre('\n'.join(self._lines) or NOTHING_YET)
-        if threading.current_thread() is not threading.main_thread():
+        if not handles_kernel_messages():
             self._unflushed = True
         self._drawn.notify_all()
 
@@ -343,7 +344,7 @@ class ControlPanel(WidgetView):
             self._drawn.notify_all()
         if unsubscribe is not None:
             unsubscribe()
-        stop_ticking(self.ticker)
+        self.ticker.stop()
         self.publisher.close()
         for widget in _walk(self.widget):
             for part in (getattr(widget, 'style', None), getattr(widget, 'layout', None), widget):

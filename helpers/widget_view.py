@@ -5,10 +5,11 @@ a static HTML snapshot (``snapshot_html()``), so a notebook opened without a ker
 Notebook 7, GitHub, nbviewer) shows a picture instead of ``VBox(children=…``.
 
 Colab ignores widget state sent from a background thread until the main thread sends something.
-So a live view also holds a hidden ``Play`` widget that ticks in the browser: each tick arrives as a
-comm message, handled on the kernel's main thread, where ``flush()`` re-sends whatever worker
-threads changed since the last tick.  Setting ``HELPERS_DROP_THREAD_SENDS=1`` makes the views drop
-every send from other threads (what Colab does), so tests can prove the ticks alone suffice.
+So a live view also holds a hidden ``Ticker`` (a ``Play`` widget) that ticks in the browser: each
+tick arrives as a comm message, handled on the kernel's main thread, where the view's ``flush()``
+re-sends whatever worker threads changed since the last tick.  Setting
+``HELPERS_DROP_THREAD_SENDS=1`` makes the views drop every send from other threads (what Colab
+does), so tests can prove the ticks alone suffice.
 Only ipywidgets API common to 7.7 (Colab) and 8 is used.
 """
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 import html
 import os
 import threading
+import time
+import weakref
 from collections.abc import Iterable
 from typing import Callable
 
 import ipywidgets as widgets
 
-__all__ = ['WidgetView', 'TICK_MS', 'ticker', 'start_ticking', 'stop_ticking', 'drop_thread_sends',
+__all__ = ['WidgetView', 'TICK_MS', 'Ticker', 'revive_tickers', 'handles_kernel_messages', 'drop_thread_sends',
            'SnapshotVBox', 'snapshot_frame', 'snapshot_button', 'snapshot_field', 'snapshot_pre']
 
 #: How often (ms) a live view's hidden ticker asks the kernel to flush worker-thread updates.
@@ -33,35 +36,96 @@ def _set(widget: widgets.Widget, name: str, value) -> None:
     setattr(widget, name if widget.has_trait(name) else f'_{name}', value)
 
 
-def ticker(on_tick: Callable[[], None], interval_ms: int = TICK_MS) -> widgets.Play:
-    """A hidden ``Play`` widget whose value the browser steps every ``interval_ms``; calls ``on_tick``."""
-    play = widgets.Play(value=0, min=0, max=1000, step=1, interval=interval_ms,
-                        layout=widgets.Layout(display='none'))
-    _set(play, 'repeat', True)
-    play.observe(lambda _change: on_tick(), names='value')
-    return play
+class Ticker:
+    """A hidden ``Play`` widget (``.widget``) that the browser steps every ``interval_ms``.
+
+    Each step reaches the kernel as a comm message, handled on the main thread, which calls
+    ``on_tick``.  The browser only starts playing when it *sees* ``playing`` change on a rendered
+    view, and a page reload forgets it; so while running, the ticker is kicked (playing off, then
+    on) whenever the main thread runs a cell or a view's button and no tick came lately.
+    """
+
+    def __init__(self, on_tick: Callable[[], None], interval_ms: int = TICK_MS) -> None:
+        self.widget = widgets.Play(value=0, min=0, max=1000, step=1, interval=interval_ms,
+                                   layout=widgets.Layout(display='none'))
+        _set(self.widget, 'repeat', True)
+        self.interval = interval_ms / 1000
+        self.ticks = 0
+        self.running = False
+        self._last_tick = float('-inf')
+        self._on_tick = on_tick
+        self.widget.observe(self._tick, names='value')
+
+    def _tick(self, _change) -> None:
+        self.ticks += 1
+        self._last_tick = time.monotonic()
+        self._on_tick()
+
+    def start(self) -> None:
+        """Start ticking (and keep the browser ticking until ``stop``)."""
+        self.running = True
+        _LIVE.add(self)
+        _watch_cells()
+        self._kick()
+
+    def revive(self) -> None:
+        """Kick the browser's timer if it has not ticked for a while (main thread)."""
+        if self.running and time.monotonic() - self._last_tick > 3 * self.interval + 0.5:
+            self._kick()
+
+    def _kick(self) -> None:
+        if self.widget.comm is not None:
+            _set(self.widget, 'playing', False)
+            _set(self.widget, 'playing', True)
+
+    def stop(self) -> None:
+        """Stop ticking: the browser stops its timer."""
+        self.running = False
+        _LIVE.discard(self)
+        if self.widget.comm is not None:
+            _set(self.widget, 'playing', False)
 
 
-def start_ticking(play: widgets.Play) -> None:
-    """Start the browser stepping ``play`` (sent after the widget exists, so the front end sees a change)."""
-    _set(play, 'playing', True)
+_LIVE: weakref.WeakSet[Ticker] = weakref.WeakSet()
+_watching: list[bool] = []
 
 
-def stop_ticking(play: widgets.Play) -> None:
-    """Stop the ticks (the front end stops its timer)."""
-    if play.comm is not None:
-        _set(play, 'playing', False)
+def revive_tickers(*_args) -> None:
+    """Kick every running ticker that has gone quiet (IPython calls it after each cell)."""
+    for ticker in list(_LIVE):
+        ticker.revive()
+
+
+def _watch_cells() -> None:
+    """Once per kernel: revive the tickers after every cell the main thread runs."""
+    if _watching:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.events.register('post_run_cell', revive_tickers)
+        _watching.append(True)
+
+
+def handles_kernel_messages() -> bool:
+    """True on a thread that runs cells and widget callbacks: the main thread, or an ipykernel 7
+    subshell (JupyterLab may send widget messages to one); False on a worker's or a timer's thread."""
+    thread = threading.current_thread()
+    return thread is threading.main_thread() or type(thread).__name__ == 'SubshellThread'
 
 
 def drop_thread_sends(parts: Iterable[widgets.Widget]) -> None:
-    """If ``HELPERS_DROP_THREAD_SENDS`` is set, make ``parts`` drop state sent from non-main threads."""
+    """If ``HELPERS_DROP_THREAD_SENDS`` is set, make ``parts`` drop state sent from other threads (as Colab)."""
     if os.environ.get('HELPERS_DROP_THREAD_SENDS', '') in ('', '0'):
         return
     for widget in parts:
         send = widget._send
 
         def _send(msg, buffers=None, _send=send):
-            if threading.current_thread() is threading.main_thread():
+            if handles_kernel_messages():
                 _send(msg, buffers=buffers)
         widget._send = _send
 

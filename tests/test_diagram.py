@@ -366,10 +366,10 @@ def test_live_diagram_snapshot_and_ticker(log):
     worker.join()
     diagram.wait_drawn()
     sent.clear()  # the worker thread's own send (which Colab would ignore)
-    diagram.ticker.value += 1  # the front end's tick, handled on the main thread
+    diagram.ticker.widget.value += 1  # the front end's tick, handled on the main thread
     assert sent == ['value'] and diagram.flushes == 1
-    diagram.ticker.value += 1
+    diagram.ticker.widget.value += 1
     assert diagram.flushes == 1  # nothing new since
     diagram.close()
-    playing = 'playing' if diagram.ticker.has_trait('playing') else '_playing'
-    assert not getattr(diagram.ticker, playing)
+    playing = 'playing' if diagram.ticker.widget.has_trait('playing') else '_playing'
+    assert not getattr(diagram.ticker.widget, playing) and not diagram.ticker.running

@@ -134,26 +134,26 @@ def test_the_ticker_flushes_worker_thread_draws_on_the_main_thread(panel, log, p
     sent = []
     for widget in panel._shown_values():
         widget.send_state = lambda key=None, widget=widget: sent.append((widget, key))
-    panel.ticker.value += 1  # a tick with nothing new: nothing re-sent
+    panel.ticker.widget.value += 1  # a tick with nothing new: nothing re-sent
     assert sent == [] and panel.flushes == 0
     worker = threading.Thread(target=log.record, args=(ACKED, 'm1', 'video.upload', private.queue_names[0]),
                               name='helpers-test-worker')
     worker.start()
     worker.join()
     sent.clear()  # the worker thread's own sends (which Colab would ignore)
-    panel.ticker.value += 1  # the front end's tick, handled on the main thread
+    panel.ticker.widget.value += 1  # the front end's tick, handled on the main thread
     assert panel.flushes == 1 and {key for _w, key in sent} == {'value'}
     assert len(sent) == len(panel._shown_values())
-    panel.ticker.value += 1
+    panel.ticker.widget.value += 1
     assert panel.flushes == 1  # nothing new since
 
 
 def test_closing_stops_the_ticker(memory_url, private, log):
     panel = ControlPanel(memory_url, topology=private, log=log)
-    playing = 'playing' if panel.ticker.has_trait('playing') else '_playing'
-    assert getattr(panel.ticker, playing)
+    playing = 'playing' if panel.ticker.widget.has_trait('playing') else '_playing'
+    assert getattr(panel.ticker.widget, playing) and panel.ticker.running
     panel.close()
-    assert not panel.ticker.comm
+    assert not panel.ticker.running and not panel.ticker.widget.comm
 
 
 def test_parse_payload_error_type():
