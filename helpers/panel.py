@@ -132,6 +132,11 @@ class ControlPanel(WidgetView):
     ``publisher`` is a broker URL (None: ``BROKER_URL`` or ``memory://``) or a
     callable returning a Publisher that records into ``log``.  Display the
     panel (or ``panel.widget``); call ``close()`` when done.
+
+    A kombu connection belongs to one thread, and JupyterLab may run a widget's
+    callback on an ipykernel subshell's thread rather than the main one: the
+    panel publishes with one Publisher per thread (``self.publisher`` is the
+    first, made where the panel was), all closed with the panel.
     """
 
     def __init__(self, publisher: PublisherSource = None, topology: Topology = SEED,
@@ -147,7 +152,9 @@ class ControlPanel(WidgetView):
             raise ValueError(f'queues {unknown} are not in the topology; it has {topology.queue_names}')
         if max_lines < 1:
             raise ValueError(f'max_lines is {max_lines}: show at least 1 line')
-        self.publisher = self._make_publisher(publisher)
+        self._source = publisher
+        self.publisher = self._make_publisher(publisher, f'panel{next(_panel_numbers)}')
+        self._publishers = {threading.get_ident(): self.publisher}
         self.last_receipt: Optional[Receipt] = None
         self._lock = threading.Lock()
         self._drawn = threading.Condition(self._lock)
@@ -162,7 +169,7 @@ class ControlPanel(WidgetView):
         self._unsubscribe: Optional[Callable[[], None]] = self.log.subscribe(self._on_event)
         self.refresh()
 
-    def _make_publisher(self, source: PublisherSource) -> Publisher:
+    def _make_publisher(self, source: PublisherSource, name: str) -> Publisher:
         if callable(source):
             publisher = source()
             if publisher.log is not self.log:
@@ -170,7 +177,17 @@ class ControlPanel(WidgetView):
                 raise ValueError('the publisher factory must return a Publisher recording into the '
                                  "panel's log: Publisher(url, topology=..., log=log)")
             return publisher
-        return Publisher(source, topology=self.topology, log=self.log, name=f'panel{next(_panel_numbers)}')
+        return Publisher(source, topology=self.topology, log=self.log, name=name)
+
+    def _publisher_here(self) -> Publisher:
+        """This thread's Publisher (made on first use: 'panel1', then 'panel1.2', 'panel1.3', ...)."""
+        ident = threading.get_ident()
+        with self._lock:
+            publisher = self._publishers.get(ident)
+            if publisher is None:
+                name = f'{self.publisher.name}.{len(self._publishers) + 1}'
+                publisher = self._publishers[ident] = self._make_publisher(self._source, name)
+        return publisher
 
     def _build_widgets(self, payload: str) -> None:
         self.buttons = {key: widgets.Button(description=key, tooltip=f'publish a message with routing key {key}')
@@ -230,7 +247,7 @@ class ControlPanel(WidgetView):
             self._set_status(f'⚠ nothing published: {exc}')
             return None
         try:
-            receipt = self.publisher.publish(routing_key, body)
+            receipt = self._publisher_here().publish(routing_key, body)
         except Exception as exc:  # a broker problem: say so in the panel, never a traceback in a cell
             self._set_status(f'⚠ publish failed: {type(exc).__name__}: {exc}')
             return None
@@ -345,7 +362,8 @@ class ControlPanel(WidgetView):
         if unsubscribe is not None:
             unsubscribe()
         self.ticker.stop()
-        self.publisher.close()
+        for publisher in self._publishers.values():
+            publisher.close()
         for widget in _walk(self.widget):
             for part in (getattr(widget, 'style', None), getattr(widget, 'layout', None), widget):
                 if part is not None:

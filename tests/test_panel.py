@@ -148,6 +148,20 @@ def test_the_ticker_flushes_worker_thread_draws_on_the_main_thread(panel, log, p
     assert panel.flushes == 1  # nothing new since
 
 
+def test_a_callback_on_another_thread_publishes_with_its_own_publisher(memory_url, private, log):
+    """JupyterLab may run widget callbacks on an ipykernel subshell's thread, not the panel's."""
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    receipts = []
+    other = threading.Thread(target=lambda: receipts.append(panel.publish('user.login')), name='helpers-test-subshell')
+    other.start()
+    other.join()
+    assert receipts[0] is not None and receipts[0].message_id.startswith(f'{panel.publisher.name}.2-')
+    assert panel.publish('user.login').message_id.startswith(f'{panel.publisher.name}-')
+    publishers = list(panel._publishers.values())
+    panel.close()
+    assert len(publishers) == 2 and all(p.connection.connected is False for p in publishers)
+
+
 def test_closing_stops_the_ticker(memory_url, private, log):
     panel = ControlPanel(memory_url, topology=private, log=log)
     playing = 'playing' if panel.ticker.widget.has_trait('playing') else '_playing'
