@@ -160,7 +160,7 @@ def _named_screenshots(output, plan: Plan, shot: str) -> None:
     name = _name(plan) if shot == 'lab' else f'{shot}-{_name(plan)}'
     if output.get_by_role('button', name='Publish', exact=True).count():
         screenshot_element(output.locator('.widget-vbox').first, f'{name}-panel')
-    diagram = output.locator('.jupyter-widgets svg.routing-diagram')
+    diagram = output.locator('.widget-html:has(svg.routing-diagram)')  # the SVG itself is replaced on redraw
     if diagram.count():
         screenshot_element(diagram.first, f'{name}-diagram')
     if output.get_by_text(f'routing key {TYPED_KEY!r}').count():
