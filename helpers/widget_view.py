@@ -14,6 +14,7 @@ Only ipywidgets API common to 7.7 (Colab) and 8 is used.
 """
 from __future__ import annotations
 
+import asyncio
 import html
 import os
 import threading
@@ -67,10 +68,28 @@ class Ticker:
         _LIVE.add(self)
         _watch_cells()
         self._kick()
+        self._retry_soon()
 
     def revive(self) -> None:
         """Kick the browser's timer if it has not ticked for a while (main thread)."""
         if self.running and time.monotonic() - self._last_tick > 3 * self.interval + 0.5:
+            self._kick()
+            self._retry_soon()
+
+    def _retry_soon(self) -> None:
+        """Kick again shortly from the kernel's event loop (still the main thread) until a tick comes:
+        a view displayed by the last cell run is usually drawn only after that cell's kick."""
+        if self.ticks:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not inside a kernel's event loop (a script, a test)
+            return
+        for delay in (0.3, 1.0, 3.0):
+            loop.call_later(delay, self._kick_if_silent)
+
+    def _kick_if_silent(self) -> None:
+        if self.running and not self.ticks:
             self._kick()
 
     def _kick(self) -> None:
