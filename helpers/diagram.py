@@ -39,7 +39,7 @@ _TEXT = 'var(--jp-ui-font-color1, #1f2328)'
 _PAGE = 'var(--jp-layout-color1, #ffffff)'
 
 
-def _accent(hex_: str, share: int = 75) -> tuple[str, str]:
+def _accent(hex_: str, share: int = 60) -> tuple[str, str]:
     return hex_, f'color-mix(in srgb, {hex_} {share}%, {_TEXT})'
 
 

@@ -7,14 +7,14 @@ For each notebook in ``notebooks/`` (and a fixture that follows the same convent
 2. clear the outputs and Run All (every cell above the first ``cleanup`` cell: those close the
    widgets, and come last);
 3. the ``answer`` cell, as stored, prints ❌ with a hint;
-4. use every widget in the cells tagged ``widget``: click each button, type a routing key into each
-   text box and press Enter;
+4. use every widget in the cells tagged ``widget``: type a bad routing key into each text box and
+   press Enter (a warning), click each button, then type a good key and press Enter;
 5. every text in the widgets has a contrast of at least 4.5:1 (WCAG AA) with what is behind it;
 6. replace the ``answer`` cell with ``%load solutions.nbNN_name``, run it twice: ✅;
 7. run the ``cleanup`` cells; no error output anywhere.
 
-JupyterLab Dark does steps 1, 2 and 5, on the notebooks that show widgets.  Cells are found by their
-tags (read with nbformat), never by their text.  A notebook without the tags its contents need
+JupyterLab Dark does steps 1, 2, 4 without the clicks, and 5, on the notebooks that show widgets.
+Cells are found by their tags (read with nbformat), never by their text.  A notebook without the tags its contents need
 (``answer`` when it has a solution, ``widget`` when it stores widget views) is skipped locally and
 fails under CI=true.  JupyterLab's kernels drop widget updates sent from worker threads (see
 ``conftest.py``), so the counters and logs seen here arrived through the views' front-end ticks.
@@ -55,6 +55,7 @@ pytestmark = pytest.mark.browser
 WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
 MIN_CONTRAST = 4.5
 TYPED_KEY = 'video.upload'  # a routing key every course topology routes
+BAD_KEY = 'video\tupload'  # refused with a warning (a tab between the words)
 FIXTURE = 'fixtures/99_learner_fixture.ipynb'
 # a typed key or a clicked routing-key button shows one of these in its view
 TYPED_SHOWS = re.compile(rf"routing key '{re.escape(TYPED_KEY)}'|published {re.escape(TYPED_KEY)} ")
@@ -134,25 +135,35 @@ def run_above_cleanup(page, plan: Plan) -> None:
         wait_executed(page, upto=plan.cleanup)
 
 
-def use_widgets(page, plan: Plan, shot: str) -> None:
-    """Step 4: click every button and type a key + Enter in every text box of the 'widget' cells."""
+def use_widgets(page, plan: Plan, shot: str, click: bool = True) -> float:
+    """Step 4: click every button (if ``click``) and type a key + Enter in every text box of the
+    'widget' cells; a bad key first, whose warning is measured for contrast (step 5), then a good one.
+    Returns the lowest contrast seen with the warnings showing."""
+    lowest = float('inf')
     for index in plan.widgets:
         output = code_cell_at(page, index).locator('.jp-OutputArea')
         expect(output.locator('.jupyter-widgets').first).to_be_visible(timeout=15_000)
+        boxes = output.locator('input[type="text"]')
+        for i in range(boxes.count()):
+            boxes.nth(i).fill(BAD_KEY)
+            boxes.nth(i).press('Enter')
+            wait_text(output, '⚠')
+        if boxes.count():
+            lowest = min(lowest, check_contrast(page, plan, f'{shot} (bad key)'))
         buttons = output.get_by_role('button')
-        names = [buttons.nth(i).inner_text().strip() for i in range(buttons.count())]
+        names = [buttons.nth(i).inner_text().strip() for i in range(buttons.count())] if click else []
         for i, name in enumerate(names):
             buttons.nth(i).click()
             if re.fullmatch(r'[\w-]+(\.[\w-]+)+', name):  # a routing-key button publishes that key
                 wait_text(output, f'published {name} ')
                 wait_text(output, re.compile(rf'acked\s+\S+\s+{re.escape(name)}\b'))  # via the ticks
-        boxes = output.locator('input[type="text"]')
-        for i in range(boxes.count()):
+        for i in range(boxes.count()):  # a good key last: the widgets are left clean
             boxes.nth(i).fill(TYPED_KEY)
             boxes.nth(i).press('Enter')
             wait_text(output, TYPED_SHOWS)
         _named_screenshots(output, plan, shot)
         assert not _errors(page), f'using the widgets of {plan.path} gave errors: {_errors(page)}'
+    return lowest
 
 
 def _named_screenshots(output, plan: Plan, shot: str) -> None:
@@ -208,9 +219,8 @@ def learner_path(page, server, plan: Plan, shot: str, full: bool = True) -> dict
     open_as_stored(page, server, plan, shot)
     run_above_cleanup(page, plan)
     ran = time.perf_counter()
-    if full:
-        use_widgets(page, plan, shot)
-    lowest = check_contrast(page, plan, shot) if plan.widgets else float('nan')
+    warned = use_widgets(page, plan, shot, click=full)
+    lowest = min(warned, check_contrast(page, plan, shot)) if plan.widgets else float('nan')
     if full:
         if plan.answer is not None:
             answer_with_solution(page, plan)
@@ -233,7 +243,7 @@ def test_learner_path_jupyterlab(page, lab, plan):
 
 @pytest.mark.parametrize('plan', WITH_WIDGETS, ids=_name)
 def test_learner_path_jupyterlab_dark(dark_page, lab, plan):
-    """JupyterLab Dark: the stored pictures, Run All, and readable widgets."""
+    """JupyterLab Dark: the stored pictures, Run All, typing into the widgets, and readable widgets."""
     learner_path(dark_page, lab, plan, 'dark', full=False)
 
 
