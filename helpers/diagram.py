@@ -51,11 +51,11 @@ INK = ('#1f2328', _TEXT)
 MUTED = ('#57606a', f'color-mix(in srgb, {_TEXT} 75%, {_PAGE})')  # secondary text, still >= 4.5:1
 PAGE = ('#ffffff', _PAGE)
 EDGE = ('#c3cad3', 'var(--jp-border-color1, #c3cad3)')
-LIT, BAD, WARN = _accent('#c2410c'), _accent('#b42318'), _accent('#8a5a12')
+LIT, BAD, WARN = _accent('#c2410c'), _accent('#b42318', 45), _accent('#8a5a12', 45)
 EXCHANGE_FILL, EXCHANGE_STROKE = _tint('#3b6fd1', '#e7f0ff'), ('#3b6fd1', 'var(--jp-brand-color1, #3b6fd1)')
 QUEUE_FILL = ('#f6f8fa', f'color-mix(in srgb, var(--jp-layout-color2, #f6f8fa) 50%, {_PAGE})')
 QUEUE_STROKE = ('#8c959f', 'var(--jp-border-color1, #8c959f)')
-LIT_FILL, DLQ_FILL, DLQ_STROKE = _tint('#e8590c', '#fff1e6'), _tint('#c92a2a', '#fdf3f3', 8), _accent('#d08c8c', 60)
+LIT_FILL, DLQ_FILL, DLQ_STROKE = _tint('#e8590c', '#fff1e6', 10), _tint('#c92a2a', '#fdf3f3', 8), _accent('#d08c8c', 60)
 
 
 def _paint(attribute: str, colour: tuple[str, str]) -> str:
