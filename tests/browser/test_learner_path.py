@@ -103,6 +103,7 @@ def plans() -> list[Plan]:
 
 
 PLANS = plans()
+COURSE = [plan for plan in PLANS if plan.path != FIXTURE]  # Notebook 7: the course only (time budget)
 WITH_WIDGETS = [plan for plan in PLANS if plan.widgets or plan.stored_views]
 
 
@@ -247,7 +248,7 @@ def test_learner_path_jupyterlab_dark(dark_page, lab, plan):
     learner_path(dark_page, lab, plan, 'dark', full=False)
 
 
-@pytest.mark.parametrize('plan', PLANS, ids=_name)
+@pytest.mark.parametrize('plan', COURSE, ids=_name)
 def test_learner_path_notebook7(notebook7_page, notebook7, plan):
     """Notebook 7: the whole path."""
     learner_path(notebook7_page, notebook7, plan, 'notebook7')
