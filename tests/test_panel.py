@@ -298,3 +298,35 @@ def test_an_event_recorded_during_refresh_is_not_lost(memory_url, private, log):
     finally:
         log.events = snapshot
         panel.close()
+
+
+def test_thread_sends_can_be_dropped_as_colab_does(memory_url, private, log, monkeypatch):
+    """HELPERS_DROP_THREAD_SENDS=1: updates sent from a worker thread never leave; the main thread's do."""
+    monkeypatch.setenv('HELPERS_DROP_THREAD_SENDS', '1')
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    label = panel.counters[private.queue_names[0]]
+    sent = []
+    label.comm.send = lambda data=None, buffers=None, **kw: sent.append(data['state'])
+    worker = threading.Thread(target=setattr, args=(label, 'value', 'from a worker'), name='helpers-test-worker')
+    worker.start()
+    worker.join()
+    assert sent == [] and label.value == 'from a worker'
+    label.value = 'from the main thread'
+    assert sent == [{'value': 'from the main thread'}]
+    panel.close()
+
+
+def test_a_silent_ticker_is_kicked_until_it_ticks(memory_url, private, log):
+    """The browser starts a Play only when it sees 'playing' change: a ticker that never ticked is kicked again."""
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    ticker = panel.ticker
+    name = 'playing' if ticker.widget.has_trait('playing') else '_playing'
+    changes = []
+    ticker.widget.observe(lambda change: changes.append(change['new']), names=name)
+    ticker.revive()  # never ticked: off, then on again
+    assert changes == [False, True]
+    ticker.widget.value += 1  # a tick from the browser
+    ticker.revive()
+    assert changes == [False, True] and ticker.ticks == 1
+    panel.close()
+    assert changes[-1] is False
