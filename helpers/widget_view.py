@@ -6,8 +6,9 @@ Notebook 7, GitHub, nbviewer) shows a picture instead of ``VBox(children=…``.
 
 Colab ignores widget state sent from a background thread until the main thread sends something.
 So a live view also holds a hidden ``Ticker`` (a ``Play`` widget) that ticks in the browser: each
-tick arrives as a comm message, handled on the kernel's main thread, where the view's ``flush()``
-re-sends whatever worker threads changed since the last tick.  Setting
+tick arrives as a comm message, handled where the kernel handles messages (its main thread, or in
+JupyterLab with ipykernel 7 a subshell's thread), where the view's ``flush()`` re-sends whatever
+worker threads changed since the last tick.  Setting
 ``HELPERS_DROP_THREAD_SENDS=1`` makes the views drop every send from other threads (what Colab
 does), so tests can prove the ticks alone suffice.
 Only ipywidgets API common to 7.7 (Colab) and 8 is used.
@@ -40,8 +41,8 @@ def _set(widget: widgets.Widget, name: str, value) -> None:
 class Ticker:
     """A hidden ``Play`` widget (``.widget``) that the browser steps every ``interval_ms``.
 
-    Each step reaches the kernel as a comm message, handled on the main thread, which calls
-    ``on_tick``.  The browser only starts playing when it *sees* ``playing`` change on a rendered
+    Each step reaches the kernel as a comm message, handled on a thread that handles kernel
+    messages (see ``handles_kernel_messages``), which calls ``on_tick``.  The browser only starts playing when it *sees* ``playing`` change on a rendered
     view, and a page reload forgets it; so while running, the ticker is kicked (playing off, then
     on) whenever the main thread runs a cell or a view's button and no tick came lately.
     """
