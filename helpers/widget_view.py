@@ -42,9 +42,10 @@ class Ticker:
     """A hidden ``Play`` widget (``.widget``) that the browser steps every ``interval_ms``.
 
     Each step reaches the kernel as a comm message, handled on a thread that handles kernel
-    messages (see ``handles_kernel_messages``), which calls ``on_tick``.  The browser only starts playing when it *sees* ``playing`` change on a rendered
-    view, and a page reload forgets it; so while running, the ticker is kicked (playing off, then
-    on) whenever the main thread runs a cell or a view's button and no tick came lately.
+    messages (see ``handles_kernel_messages``), which calls ``on_tick``.  The browser only starts
+    playing when it *sees* ``playing`` change on a rendered view, and a page reload forgets it; so
+    while running, the ticker is kicked (playing off, then on) whenever the main thread runs a cell
+    or a view's button and no tick came lately.
     """
 
     def __init__(self, on_tick: Callable[[], None], interval_ms: int = TICK_MS) -> None:
