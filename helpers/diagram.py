@@ -4,9 +4,12 @@
 log always gives the same SVG, with no message ids or times in it, so
 notebook outputs stay stable).  ``LiveDiagram`` keeps an ``ipywidgets.HTML``
 showing it up to date while a worker runs; ``DiagramSVG`` shows a static one.
+Shown inline, the SVG takes the notebook theme's colours; as a picture (an
+``<img>``, which is what a notebook opened without a kernel shows) it is light.
 """
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections import Counter
@@ -15,9 +18,9 @@ from xml.sax.saxutils import escape
 
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
 from .topology import Topology, matches
-from .widget_view import WidgetView
+from .widget_view import Ticker, WidgetView, drop_thread_sends, handles_kernel_messages, snapshot_frame
 
-__all__ = ['COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'LiveDiagram', 'DiagramSVG']
+__all__ = ['COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'svg_img', 'LiveDiagram', 'DiagramSVG']
 
 #: The per-queue counters shown in each queue box: (event kind, column label).
 COLUMNS = ((DELIVERED, 'delivered'), (ACKED, 'acked'), (DEAD_LETTERED, 'dead-lettered'),
@@ -27,12 +30,38 @@ DEFAULT_WIDTH = 940
 FONT = 'DejaVu Sans, Verdana, Helvetica, Arial, sans-serif'
 MONO = 'DejaVu Sans Mono, Menlo, Consolas, monospace'
 
-# Colours: calm greys for the structure, one strong colour for the last route.
-INK, MUTED, FAINT = '#1f2328', '#656d76', '#aab2bd'
-EDGE, LIT, BAD, WARN = '#c3cad3', '#e8590c', '#c92a2a', '#b7791f'
-EXCHANGE_FILL, EXCHANGE_STROKE = '#e7f0ff', '#3b6fd1'
-QUEUE_FILL, QUEUE_STROKE, LIT_FILL = '#f6f8fa', '#8c959f', '#fff1e6'
-DLQ_FILL, DLQ_STROKE = '#fdf3f3', '#d08c8c'
+# Colours follow the notebook's theme: each is (a light-theme hex, a CSS value built from
+# JupyterLab's theme variables).  The hex is the SVG attribute, read where CSS is not (an <img>, a
+# file); the CSS value is the element's style, read by JupyterLab and Notebook 7 (light and dark).
+# Accents are mixed with the theme's text colour, so they darken on light pages and lighten on dark
+# ones; text keeps a contrast of at least 4.5:1 on both.
+_TEXT = 'var(--jp-ui-font-color1, #1f2328)'
+_PAGE = 'var(--jp-layout-color1, #ffffff)'
+
+
+def _accent(hex_: str, share: int = 60) -> tuple[str, str]:
+    return hex_, f'color-mix(in srgb, {hex_} {share}%, {_TEXT})'
+
+
+def _tint(hex_: str, light: str, share: int = 14) -> tuple[str, str]:
+    return light, f'color-mix(in srgb, {hex_} {share}%, {_PAGE})'
+
+
+INK = ('#1f2328', _TEXT)
+MUTED = ('#57606a', f'color-mix(in srgb, {_TEXT} 75%, {_PAGE})')  # secondary text, still >= 4.5:1
+PAGE = ('#ffffff', _PAGE)
+EDGE = ('#c3cad3', 'var(--jp-border-color1, #c3cad3)')
+LIT, BAD, WARN = _accent('#c2410c'), _accent('#b42318', 45), _accent('#8a5a12', 45)
+EXCHANGE_FILL, EXCHANGE_STROKE = _tint('#3b6fd1', '#e7f0ff'), ('#3b6fd1', 'var(--jp-brand-color1, #3b6fd1)')
+QUEUE_FILL = ('#f6f8fa', f'color-mix(in srgb, var(--jp-layout-color2, #f6f8fa) 50%, {_PAGE})')
+QUEUE_STROKE = ('#8c959f', 'var(--jp-border-color1, #8c959f)')
+LIT_FILL, DLQ_FILL, DLQ_STROKE = _tint('#e8590c', '#fff1e6', 10), _tint('#c92a2a', '#fdf3f3', 8), _accent('#d08c8c', 60)
+
+
+def _paint(attribute: str, colour: tuple[str, str]) -> str:
+    """``fill="#hex"`` for plain SVG readers plus the themed CSS value as a style (which wins)."""
+    return f'{attribute}="{colour[0]}" style="{attribute}:{colour[1]}"'
+
 
 MARGIN, HEADER, ROW_GAP, DLQ_GAP = 16, 30, 14, 34
 EXCHANGE_H, COL_W, NAME_PAD, BINDING_GAP = 64, 86, 14, 20
@@ -107,26 +136,28 @@ def _width_of(text: str, size: float, mono: bool = False) -> float:
     return len(text) * size * (0.62 if mono else 0.6)
 
 
-def _label(x: float, y: float, text: str, *, size: float = 12, fill: str = INK, anchor: str = 'start',
+def _label(x: float, y: float, text: str, *, size: float = 12, fill: tuple[str, str] = INK, anchor: str = 'start',
            weight: str = 'normal', mono: bool = False) -> str:
-    return (f'<text x="{_n(x)}" y="{_n(y)}" font-size="{_n(size)}" fill="{fill}" '
+    return (f'<text x="{_n(x)}" y="{_n(y)}" font-size="{_n(size)}" {_paint("fill", fill)} '
             f'text-anchor="{anchor}" font-weight="{weight}" font-family="{MONO if mono else FONT}">'
             f'{_text(text)}</text>')
 
 
-def _rect(x: float, y: float, w: float, h: float, *, fill: str, stroke: str, width: float = 1.5,
+def _rect(x: float, y: float, w: float, h: float, *, fill: tuple[str, str], stroke: tuple[str, str],
+          width: float = 1.5,
           radius: float = 8, dash: str = '') -> str:
     dashed = f' stroke-dasharray="{dash}"' if dash else ''
     return (f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" rx="{_n(radius)}" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="{_n(width)}"{dashed}/>')
+            f'fill="{fill[0]}" stroke="{stroke[0]}" style="fill:{fill[1]};stroke:{stroke[1]}" '
+            f'stroke-width="{_n(width)}"{dashed}/>')
 
 
-def _arrowhead(x: float, y: float, colour: str, size: float, down: bool = False) -> str:
+def _arrowhead(x: float, y: float, colour: tuple[str, str], size: float, down: bool = False) -> str:
     if down:
         points = [(x, y), (x - size * 0.6, y - size), (x + size * 0.6, y - size)]
     else:
         points = [(x, y), (x - size, y - size * 0.6), (x - size, y + size * 0.6)]
-    return f'<polygon points="{" ".join(f"{_n(a)},{_n(b)}" for a, b in points)}" fill="{colour}"/>'
+    return f'<polygon points="{" ".join(f"{_n(a)},{_n(b)}" for a, b in points)}" {_paint("fill", colour)}/>'
 
 
 # -- the drawing -----------------------------------------------------------------
@@ -191,7 +222,7 @@ def _exchange(topology: Topology, lay: _Layout, route: LastRoute, published: int
                                                  fill=status_fill, anchor='middle', weight='bold',
                                                  mono=True), '</g>',
                   f'<line x1="{_n(cx)}" y1="{_n(y - 20)}" x2="{_n(cx)}" y2="{_n(y - 8)}" '
-                  f'stroke="{status_fill}" stroke-width="2.5"/>',
+                  f'{_paint("stroke", status_fill)} stroke-width="2.5"/>',
                   _arrowhead(cx, y - 1, status_fill, 8, down=True)]
         count = len(route.queues)
         plural = 'queue' if count == 1 else 'queues'
@@ -229,10 +260,10 @@ def _edges(topology: Topology, lay: _Layout, lit: set[tuple[str, str]]) -> list[
         (bright if on else dark).append(
             f'<g class="edge" {_attrs(data_queue=name, data_binding_key=key, data_lit=str(on).lower())}>'
             f'<path d="M{_n(x0)},{_n(y0)} C{_n(x0 + mid)},{_n(y0)} {_n(bend_end - mid)},{_n(y1)} '
-            f'{_n(bend_end)},{_n(y1)} L{_n(x1 - 8)},{_n(y1)}" fill="none" stroke="{colour}" '
+            f'{_n(bend_end)},{_n(y1)} L{_n(x1 - 8)},{_n(y1)}" fill="none" {_paint("stroke", colour)} '
             f'stroke-width="{_n(stroke)}" stroke-linecap="round"/>'
             + _arrowhead(x1, y1, colour, 9 if on else 7)
-            + _rect(lx, y1 - 8.5, label_w, 17, fill='#ffffff', stroke=colour, width=1.2 if on else 1,
+            + _rect(lx, y1 - 8.5, label_w, 17, fill=PAGE, stroke=colour, width=1.2 if on else 1,
                     radius=4)
             + _label(lx + label_w / 2, y1 + 4, label, size=11.5, fill=LIT if on else MUTED,
                      anchor='middle', weight='bold' if on else 'normal', mono=True)
@@ -243,7 +274,7 @@ def _edges(topology: Topology, lay: _Layout, lit: set[tuple[str, str]]) -> list[
 def _counter_cells(lay: _Layout, y: float, values: list[int], first: int = 0) -> list[str]:
     cells = []
     for (kind, _label_text), (col, value) in list(zip(COLUMNS, enumerate(values)))[first:]:
-        fill = FAINT if not value else {DEAD_LETTERED: BAD, QUARANTINED: WARN}.get(kind, INK)
+        fill = MUTED if not value else {DEAD_LETTERED: BAD, QUARANTINED: WARN}.get(kind, INK)
         right = lay.q_x + lay.name_w + COL_W * (col + 1) - 8
         cells.append(_label(right, y, str(value), size=15, fill=fill, anchor='end', weight='bold'))
     return cells
@@ -275,7 +306,7 @@ def _dead_letters(topology: Topology, lay: _Layout, tally: Counter, kinds: Count
     last_bottom = lay.rows[-1][1] + lay.rows[-1][2] if lay.rows else lay.top
     return [f'<g class="dead-letter-queue" {_attrs(data_queue=name, **data)}>',
             f'<line x1="{_n(x)}" y1="{_n(last_bottom + 3)}" x2="{_n(x)}" y2="{_n(y - 8)}" '
-            f'stroke="{DLQ_STROKE}" stroke-width="1.6" stroke-dasharray="4 3"/>',
+            f'{_paint("stroke", DLQ_STROKE)} stroke-width="1.6" stroke-dasharray="4 3"/>',
             _arrowhead(x, y - 1, DLQ_STROKE, 7, down=True),
             _label(x + 10, (last_bottom + y) / 2 + 4, 'rejected and undecodable messages, with the reason',
                    size=11, fill=MUTED),
@@ -305,7 +336,7 @@ def render_svg(topology: Topology, log: EventLog, *, width: float = DEFAULT_WIDT
                   data_unroutable=kinds[UNROUTABLE])
     parts = [f'<svg {root}>',
              f'<title>{_text(title or f"Routing through {topology.exchange_name}")}</title>',
-             '<rect width="100%" height="100%" fill="#ffffff"/>']
+             '<rect width="100%" height="100%" rx="6" ' + _paint('fill', PAGE) + '/>']
     if title:
         parts.append(_label(MARGIN, MARGIN + 16, title, size=16, weight='bold'))
     parts += _edges(topology, lay, _lit_bindings(topology, route))
@@ -317,6 +348,13 @@ def render_svg(topology: Topology, log: EventLog, *, width: float = DEFAULT_WIDT
 
 
 # -- showing it in a notebook ----------------------------------------------------
+
+def svg_img(svg: str, alt: str = 'routing diagram') -> str:
+    """``svg`` as an ``<img>`` with a data URI: HTML that sanitizers keep (inline SVG they strip)."""
+    data = base64.b64encode(svg.encode('utf-8')).decode('ascii')
+    return (f'<img src="data:image/svg+xml;base64,{data}" alt="{_attr(alt)}" '
+            'style="max-width: 100%; height: auto"/>')
+
 
 class DiagramSVG:
     """A static SVG that a notebook displays as an image (its text form never changes)."""
@@ -333,8 +371,9 @@ class DiagramSVG:
         return self.svg
 
     def _repr_html_(self) -> str:
-        # Inline SVG shrinks to the output's width; JupyterLab draws image/svg+xml at full size.
-        return f'<div class="routing-diagram">{self.svg}</div>'
+        # An <img> shrinks to the output's width (JupyterLab draws image/svg+xml at full size) and,
+        # unlike inline SVG, survives the sanitizer of a notebook opened before it is run.
+        return f'<div class="routing-diagram">{svg_img(self.svg)}</div>'
 
     def __repr__(self) -> str:
         return '<routing diagram (SVG)>'
@@ -346,12 +385,14 @@ class DiagramSVG:
 
 
 class LiveDiagram(WidgetView):
-    """An ``ipywidgets.HTML`` (``.widget``) that redraws the diagram as the event log grows.
+    """An ``ipywidgets.HTML`` (``.html``, inside ``.widget``) that redraws the diagram as the log grows.
 
     ``follow(log)`` redraws from the thread that records events, at most once
     every ``min_interval`` seconds, and always draws the final state (a timer
-    thread catches the last events of a burst).  ``refresh()`` redraws from the
-    main thread (Colab may not repaint otherwise); ``close()`` stops following.
+    thread catches the last events of a burst).  While following, a hidden
+    ticker has the main thread re-send those redraws (Colab ignores sends from
+    other threads).  ``refresh()`` redraws from the main thread; ``close()``
+    stops following.
     """
 
     def __init__(self, topology: Topology, log: EventLog | None = None, *,
@@ -369,7 +410,12 @@ class LiveDiagram(WidgetView):
         self._unsubscribe = None
         self._min_interval = 0.1
         self._last_draw = float('-inf')
-        self.widget = ipywidgets.HTML(value=self._render())
+        self._unflushed = False
+        self.flushes = 0  # how often the ticker re-sent a worker-thread redraw
+        self.html = ipywidgets.HTML(value=self._render())
+        self.ticker = Ticker(self.flush)
+        self.widget = self._root([self.html, self.ticker.widget])
+        drop_thread_sends([self.html])
 
     def _render(self) -> str:
         return render_svg(self.topology, self.log, width=self.width, title=self.title)
@@ -377,9 +423,24 @@ class LiveDiagram(WidgetView):
     def refresh(self) -> LiveDiagram:
         """Redraw now from the whole log (call it from the main thread)."""
         with self._draw_lock:
-            self.widget.value = self._render()
+            self.html.value = self._render()
             self.renders += 1
+            if not handles_kernel_messages():
+                self._unflushed = True
         return self
+
+    def flush(self) -> None:
+        """Re-send a redraw that a worker thread made (main thread: the ticker calls it)."""
+        with self._draw_lock:
+            if not self._unflushed:
+                return
+            self._unflushed = False
+            self.html.send_state('value')
+            self.flushes += 1
+
+    def snapshot_html(self) -> str:
+        """The diagram as it is drawn now, as an ``<img>`` (see ``svg_img``)."""
+        return snapshot_frame(svg_img(self.html.value), 'routing diagram')
 
     @property
     def following(self) -> bool:
@@ -395,6 +456,7 @@ class LiveDiagram(WidgetView):
         with self._lock:
             self._min_interval = min_interval
             self._unsubscribe = self.log.subscribe(self._on_event)
+        self.ticker.start()
         return self.refresh()
 
     def _on_event(self, _event: Event) -> None:
@@ -450,6 +512,7 @@ class LiveDiagram(WidgetView):
             return
         if unsubscribe is not None:
             unsubscribe()
+            self.ticker.stop()
         if timer is not None:
             timer.cancel()
         for thread in (timer, self._drawing):

@@ -1,8 +1,8 @@
 """A routing-key tester: type a key, see which queues receive it and why (01_topology).
 
 ``explain_key`` is the plain function behind it (unit-tested, usable from a terminal);
-``KeyTester`` is the thin widget view: a text box and the explanation under it.
-Only ipywidgets API common to 7.7 (Colab) and 8 is used.
+``KeyTester`` is the thin widget view: a text box and the explanation under it (displayed with a
+static snapshot, see ``widget_view``).  Only ipywidgets API common to 7.7 (Colab) and 8 is used.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Optional
 import ipywidgets as widgets
 
 from helpers.topology import SEED, KeyError_, Topology, matches, split_words, validate_routing_key
+from helpers.widget_view import WidgetView, snapshot_field, snapshot_frame, snapshot_pre
 
 __all__ = ['PROMPT', 'explain_key', 'why', 'KeyTester']
 
@@ -107,21 +108,35 @@ def _differs(position: int, word: str, token: str) -> str:
     return f'word {position} is {word!r}, the binding needs {token!r}{note}'
 
 
-class KeyTester:
-    """A text box and the live explanation under it; display ``tester.widget``."""
+class KeyTester(WidgetView):
+    """A text box and the live explanation under it; display the tester (or ``tester.widget``)."""
 
     def __init__(self, topology: Topology = SEED) -> None:
         self.topology = topology
-        self.text = widgets.Text(value='', placeholder='video.upload', description='Routing key:')
+        self.text = widgets.Text(value='', placeholder='video.upload', description='Routing key:',
+                                 style={'description_width': 'initial'})
         self.output = widgets.HTML(value=_as_html(PROMPT))
         self.result = PROMPT
-        self.widget = widgets.VBox([self.text, self.output])
+        self.widget = self._root([self.text, self.output])
         self.text.observe(self._on_change, names='value')
 
     def test(self, routing_key: str) -> str:
         """Type ``routing_key`` into the box (as a learner would) and return the text shown."""
         self.text.value = routing_key
         return self.result
+
+    def snapshot_html(self) -> str:
+        """The box and the explanation as static HTML."""
+        return snapshot_frame(snapshot_field('Routing key:', self.text.value, self.text.placeholder)
+                              + snapshot_pre(self.result), 'routing-key tester')
+
+    def close(self) -> None:
+        """Close the widgets."""
+        for widget in (self.text, self.output, self.widget):
+            widget.close()
+
+    def __repr__(self) -> str:
+        return f'<KeyTester for {self.topology.exchange_name}>'
 
     def _on_change(self, change) -> None:
         self.result = explain_key(change['new'], self.topology)

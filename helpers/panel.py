@@ -4,9 +4,11 @@
 on the main thread, where button callbacks run), and shows what the EventLog
 says: one counter per queue and the last few events.  Worker threads update
 it through the log's ``subscribe`` hook, writing widget values under a lock;
-``refresh()`` redraws everything from the log on the main thread (Colab may
-not repaint changes made by other threads until the main thread sends
-something).  Only ipywidgets API common to 7.7 (Colab) and 8 is used.
+``refresh()`` redraws everything from the log on the main thread.  Colab does
+not repaint changes sent by other threads, so a hidden ticker (see
+``widget_view``) has the main thread re-send them a few times a second.
+Enter in the routing-key box publishes, like the Publish button.
+Only ipywidgets API common to 7.7 (Colab) and 8 is used.
 """
 from __future__ import annotations
 
@@ -23,15 +25,30 @@ import ipywidgets as widgets
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
 from .producer import Publisher, Receipt
 from .topology import SEED, KeyError_, Topology, validate_routing_key
-from .widget_view import WidgetView
+from .widget_view import (
+    Ticker,
+    WidgetView,
+    drop_thread_sends,
+    handles_kernel_messages,
+    revive_tickers,
+    snapshot_button,
+    snapshot_field,
+    snapshot_frame,
+    snapshot_pre,
+)
 
-__all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'counter_text', 'log_line']
+__all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'json_kind', 'counter_text',
+           'log_line', 'shorten']
 
 #: What the payload box holds at first: the seed tutorial's video upload.
 DEFAULT_PAYLOAD = '{"file": "movie.mp4"}'
 MAX_PAYLOAD_CHARS = 2000
+#: The longest detail (e.g. a handler's error quoting a payload) a line of the panel's log shows.
+MAX_DETAIL_CHARS = 80
 NOTHING_YET = '(no events yet)'
-READY = 'Click a button, or type a routing key and press Publish.'
+READY = 'Click a button, or type a routing key and press Enter or Publish.'
+#: Widget descriptions are shown in full (the default width cuts "Routing key:" to "Routing k…").
+_FULL_LABEL = {'description_width': 'initial'}
 
 
 def _wrapping() -> widgets.Layout:
@@ -46,6 +63,25 @@ class PayloadError(ValueError):
     """The payload box does not hold a JSON object."""
 
 
+def json_kind(value: Any) -> str:
+    """What JSON calls ``value``'s type, in plain words: object, array, text, number, true/false, null."""
+    if isinstance(value, dict):
+        return 'an object'
+    if isinstance(value, list):
+        return 'an array'
+    if isinstance(value, str):
+        return 'text (a JSON string)'
+    if isinstance(value, bool):
+        return 'true/false'
+    if value is None:
+        return 'null'
+    return 'a number'
+
+
+def _refuse_constant(name: str):
+    raise PayloadError(f'payload contains {name}, which is not JSON: write a number or null instead')
+
+
 def parse_payload(text: str) -> dict[str, Any]:
     """The JSON object typed in the payload box, or PayloadError saying how to fix it."""
     example = 'write a JSON object, e.g. {"file": "movie.mp4"}'
@@ -54,12 +90,23 @@ def parse_payload(text: str) -> dict[str, Any]:
     if not text.strip():
         raise PayloadError(f'payload is empty: {example} (or {{}} for none)')
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except PayloadError:
+        raise
     except ValueError as exc:
         raise PayloadError(f'payload is not valid JSON ({exc}): {example}') from None
     if not isinstance(value, dict):
-        raise PayloadError(f'payload is a JSON {type(value).__name__}, not an object: {example}')
+        raise PayloadError(f'payload is {json_kind(value)}, not an object: {example}')
     return value
+
+
+def shorten(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with '…' and the number left out."""
+    flat = ' '.join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    return f'{cut}… (+{len(flat) - limit} characters)'
 
 
 def counter_text(queue: str, tally: Counter) -> str:
@@ -76,7 +123,7 @@ def counter_text(queue: str, tally: Counter) -> str:
 def log_line(event: Event, queue_width: int = 12) -> str:
     """One line of the live log: kind, queue, routing key, message id and any detail."""
     line = f'{event.kind:<13} {event.queue or "-":<{queue_width}} {event.routing_key:<20} {event.message_id}'
-    return line + (f'  ({event.detail})' if event.detail else '')
+    return line + (f'  ({shorten(event.detail)})' if event.detail else '')
 
 
 class ControlPanel(WidgetView):
@@ -85,6 +132,11 @@ class ControlPanel(WidgetView):
     ``publisher`` is a broker URL (None: ``BROKER_URL`` or ``memory://``) or a
     callable returning a Publisher that records into ``log``.  Display the
     panel (or ``panel.widget``); call ``close()`` when done.
+
+    A kombu connection belongs to one thread, and JupyterLab may run a widget's
+    callback on an ipykernel subshell's thread rather than the main one: the
+    panel publishes with one Publisher per thread (``self.publisher`` is the
+    first, made where the panel was), all closed with the panel.
     """
 
     def __init__(self, publisher: PublisherSource = None, topology: Topology = SEED,
@@ -100,7 +152,9 @@ class ControlPanel(WidgetView):
             raise ValueError(f'queues {unknown} are not in the topology; it has {topology.queue_names}')
         if max_lines < 1:
             raise ValueError(f'max_lines is {max_lines}: show at least 1 line')
-        self.publisher = self._make_publisher(publisher)
+        self._source = publisher
+        self.publisher = self._make_publisher(publisher, f'panel{next(_panel_numbers)}')
+        self._publishers = {threading.get_ident(): self.publisher}
         self.last_receipt: Optional[Receipt] = None
         self._lock = threading.Lock()
         self._drawn = threading.Condition(self._lock)
@@ -109,11 +163,13 @@ class ControlPanel(WidgetView):
         self._seen: dict[int, Event] = {}  # id -> event: keeps ids unique while remembered
         self._queue_width = max(len(q) for q in [*topology.queue_names, 'queue'])
         self._closed = False
+        self._unflushed = False
+        self.flushes = 0  # how often the ticker re-sent worker-thread updates
         self._build_widgets(payload)
         self._unsubscribe: Optional[Callable[[], None]] = self.log.subscribe(self._on_event)
         self.refresh()
 
-    def _make_publisher(self, source: PublisherSource) -> Publisher:
+    def _make_publisher(self, source: PublisherSource, name: str) -> Publisher:
         if callable(source):
             publisher = source()
             if publisher.log is not self.log:
@@ -121,19 +177,29 @@ class ControlPanel(WidgetView):
                 raise ValueError('the publisher factory must return a Publisher recording into the '
                                  "panel's log: Publisher(url, topology=..., log=log)")
             return publisher
-        return Publisher(source, topology=self.topology, log=self.log, name=f'panel{next(_panel_numbers)}')
+        return Publisher(source, topology=self.topology, log=self.log, name=name)
+
+    def _publisher_here(self) -> Publisher:
+        """This thread's Publisher (made on first use: 'panel1', then 'panel1.2', 'panel1.3', ...)."""
+        ident = threading.get_ident()
+        with self._lock:
+            publisher = self._publishers.get(ident)
+            if publisher is None:
+                name = f'{self.publisher.name}.{len(self._publishers) + 1}'
+                publisher = self._publishers[ident] = self._make_publisher(self._source, name)
+        return publisher
 
     def _build_widgets(self, payload: str) -> None:
         self.buttons = {key: widgets.Button(description=key, tooltip=f'publish a message with routing key {key}')
                         for key in self.routing_keys}
         self.key_box = widgets.Text(value='', placeholder='any routing key, e.g. video.transcode.hd',
-                                    description='Routing key:')
+                                    description='Routing key:', style=_FULL_LABEL)
         self.publish_button = widgets.Button(description='Publish', button_style='primary',
                                              tooltip='publish with the routing key typed in the box')
         self.refresh_button = widgets.Button(description='Refresh', tooltip='redraw counters and log')
         self.payload_box = widgets.Textarea(value=payload, description='Payload:',
                                             placeholder='a JSON object, e.g. {"file": "movie.mp4"}',
-                                            layout=widgets.Layout(width='32em', height='4em'))
+                                            style=_FULL_LABEL, layout=widgets.Layout(width='36em', height='4em'))
         self.message = READY
         self.status = widgets.HTML(value=_status_html(READY))
         self.counters = {queue: widgets.Label(value=counter_text(queue, Counter()),
@@ -143,8 +209,10 @@ class ControlPanel(WidgetView):
         for key, button in self.buttons.items():
             button.on_click(lambda _button, key=key: self.publish(key))
         self.publish_button.on_click(lambda _button: self.publish(self.key_box.value))
+        self.key_box.on_msg(self._on_key_box_msg)  # Enter sends {'event': 'submit'} (7.7 and 8)
         self.refresh_button.on_click(lambda _button: self.refresh())
-        self.widget = widgets.VBox([
+        self.ticker = Ticker(self.flush)
+        self.widget = self._root([
             widgets.HBox(list(self.buttons.values()), layout=_wrapping()),
             widgets.HBox([self.key_box, self.publish_button]),
             self.payload_box,
@@ -152,7 +220,18 @@ class ControlPanel(WidgetView):
             widgets.HBox(list(self.counters.values()), layout=_wrapping()),
             self.log_view,
             self.refresh_button,
+            self.ticker.widget,
         ])
+        drop_thread_sends(self._shown_values())
+        self.ticker.start()
+
+    def _shown_values(self) -> list[widgets.Widget]:
+        """The widgets whose ``value`` the panel draws into."""
+        return [self.status, *self.counters.values(), self.log_view]
+
+    def _on_key_box_msg(self, _widget, content, _buffers) -> None:
+        if content.get('event') == 'submit':
+            self.publish(self.key_box.value)
 
     # -- publishing (main thread: button callbacks and notebook code) ----------
 
@@ -160,6 +239,7 @@ class ControlPanel(WidgetView):
         """Validate the key and the payload box, publish once, show where it went; None if refused."""
         if self._closed:
             raise RuntimeError('this panel is closed: make a new ControlPanel')
+        revive_tickers()  # a click is a main-thread moment: wake a ticker the browser forgot
         try:
             validate_routing_key(routing_key)
             body = parse_payload(self.payload_box.value if payload is None else payload)
@@ -167,7 +247,7 @@ class ControlPanel(WidgetView):
             self._set_status(f'⚠ nothing published: {exc}')
             return None
         try:
-            receipt = self.publisher.publish(routing_key, body)
+            receipt = self._publisher_here().publish(routing_key, body)
         except Exception as exc:  # a broker problem: say so in the panel, never a traceback in a cell
             self._set_status(f'⚠ publish failed: {type(exc).__name__}: {exc}')
             return None
@@ -202,7 +282,19 @@ class ControlPanel(WidgetView):
         for queue, label in self.counters.items():
             label.value = counter_text(queue, self._tally)
         self.log_view.value = _pre('\n'.join(self._lines) or NOTHING_YET)
+        if not handles_kernel_messages():
+            self._unflushed = True
         self._drawn.notify_all()
+
+    def flush(self) -> None:
+        """Re-send what worker threads drew since the last flush (main thread: the ticker calls it)."""
+        with self._lock:
+            if self._closed or not self._unflushed:
+                return
+            self._unflushed = False
+            for widget in self._shown_values():
+                widget.send_state('value')
+            self.flushes += 1
 
     def refresh(self) -> ControlPanel:
         """Redraw counters and log from the whole event log (call it from the main thread)."""
@@ -230,6 +322,23 @@ class ControlPanel(WidgetView):
                                    f'after {timeout:g} s')
         return self
 
+    def snapshot_html(self) -> str:
+        """The panel as static HTML: buttons, boxes, status, counters and log as shown now."""
+        with self._lock:
+            counters = [label.value for label in self.counters.values()]
+            lines = '\n'.join(self._lines) or NOTHING_YET
+            message = self.message
+        rows = [
+            ''.join(snapshot_button(key) for key in self.routing_keys),
+            snapshot_field('Routing key:', self.key_box.value, self.key_box.placeholder)
+            + snapshot_button('Publish', primary=True),
+            snapshot_field('Payload:', self.payload_box.value, self.payload_box.placeholder),
+            _status_html(message),
+            ' '.join(f'<span style="margin-right: 2em">{html.escape(text, quote=False)}</span>' for text in counters),
+            snapshot_pre(lines),
+        ]
+        return snapshot_frame(''.join(f'<div>{row}</div>' for row in rows), 'control panel')
+
     def counts(self) -> dict[str, str]:
         """{queue: counter text} as shown right now."""
         with self._lock:
@@ -252,7 +361,9 @@ class ControlPanel(WidgetView):
             self._drawn.notify_all()
         if unsubscribe is not None:
             unsubscribe()
-        self.publisher.close()
+        self.ticker.stop()
+        for publisher in self._publishers.values():
+            publisher.close()
         for widget in _walk(self.widget):
             for part in (getattr(widget, 'style', None), getattr(widget, 'layout', None), widget):
                 if part is not None:
@@ -267,13 +378,19 @@ class ControlPanel(WidgetView):
         return f'<ControlPanel for {self.topology.exchange_name} ({state}): {", ".join(self.routing_keys)}>'
 
 
+#: Red mixed with the theme's text colour: dark red on light pages, light red on dark ones (>= 4.5:1).
+WARNING_STYLE = ('color: #b42318; '
+                 'color: color-mix(in srgb, var(--jp-error-color1, #c92a2a) 70%, var(--jp-ui-font-color1, #1f2328))')
+
+
 def _pre(text: str) -> str:
     return f'<pre style="margin: 0; font-size: 12px">{html.escape(text, quote=False)}</pre>'
 
 
 def _status_html(text: str) -> str:
-    colour = '#c92a2a' if text.startswith('⚠') else '#1f2328'
-    return f'<span style="color: {colour}">{html.escape(text, quote=False)}</span>'
+    """The status line: the theme's text colour, or its error colour darkened/lightened to stay readable."""
+    style = f' style="{WARNING_STYLE}"' if text.startswith('⚠') else ''
+    return f'<span{style}>{html.escape(text, quote=False)}</span>'
 
 
 def _walk(widget: widgets.Widget) -> list[widgets.Widget]:

@@ -1,6 +1,7 @@
 """The SVG routing diagram: counters from the event log, the last route lit, and the live widget."""
 from __future__ import annotations
 
+import base64
 import threading
 import xml.etree.ElementTree as ET
 
@@ -255,7 +256,8 @@ def test_diagram_svg_displays_as_svg_with_a_stable_repr():
     shown = DiagramSVG.of(SEED, log)
     assert shown._repr_svg_() == render_svg(SEED, log)
     assert parse(shown._repr_svg_()) is not None
-    assert ET.fromstring(shown._repr_html_()).find(f'{SVG}svg') is not None  # inline, so it shrinks
+    img = ET.fromstring(shown._repr_html_()).find('img')  # an <img> shrinks and survives sanitizers
+    assert base64.b64decode(img.get('src').split(',', 1)[1]).decode() == shown.svg
     assert repr(shown) == repr(DiagramSVG('<svg/>'))
 
 
@@ -263,10 +265,10 @@ def test_live_diagram_is_an_html_widget_showing_the_svg():
     ipywidgets = pytest.importorskip('ipywidgets')
     log = scripted_log(MEDIA)
     diagram = LiveDiagram(MEDIA, log, title='t')
-    assert isinstance(diagram.widget, ipywidgets.HTML)
-    assert diagram.widget.value == render_svg(MEDIA, log, title='t')
+    assert isinstance(diagram.html, ipywidgets.HTML)
+    assert diagram.html.value == render_svg(MEDIA, log, title='t')
     publish(log, 'later', 'user.signup', MEDIA)
-    assert diagram.refresh().widget.value == render_svg(MEDIA, log, title='t')
+    assert diagram.refresh().html.value == render_svg(MEDIA, log, title='t')
     assert repr(diagram) == '<LiveDiagram of media_events (idle)>'
 
 
@@ -295,8 +297,8 @@ def test_follow_redraws_from_the_recording_thread_and_close_stops_it():
     producer.start()
     producer.join()
     diagram.wait_drawn()
-    assert diagram.widget.value == render_svg(SEED, log)
-    assert queue_counts(parse(diagram.widget.value))['audit_queue']['acked'] == 300
+    assert diagram.html.value == render_svg(SEED, log)
+    assert queue_counts(parse(diagram.html.value))['audit_queue']['acked'] == 300
     diagram.close()
     assert not diagram.following and diagram.error is None
     assert diagram_threads() == []
@@ -312,7 +314,7 @@ def test_throttled_burst_still_shows_the_final_state():
         for n in range(2000):
             publish(log, f'm{n}', 'video.upload.mp4', MEDIA)
         diagram.wait_drawn()
-        assert diagram.widget.value == render_svg(MEDIA, log)
+        assert diagram.html.value == render_svg(MEDIA, log)
     assert diagram_threads() == []
 
 
@@ -328,7 +330,7 @@ def test_close_cancels_the_pending_redraw_and_draws_the_final_state():
     diagram.close()
     assert diagram_threads() == []
     assert diagram.renders == 3
-    assert diagram.widget.value == render_svg(SEED, log)
+    assert diagram.html.value == render_svg(SEED, log)
 
 
 def test_follow_again_replaces_the_subscription():
@@ -342,10 +344,32 @@ def test_follow_again_replaces_the_subscription():
     assert diagram.renders == renders + 1
     diagram.close()
     diagram.close()  # closing twice is harmless
-    assert diagram.widget.value == render_svg(SEED, second)
+    assert diagram.html.value == render_svg(SEED, second)
 
 
 def test_negative_interval_is_refused():
     pytest.importorskip('ipywidgets')
     with pytest.raises(ValueError, match='0 or more seconds'):
         LiveDiagram(SEED).follow(EventLog(), min_interval=-1)
+
+
+def test_live_diagram_snapshot_and_ticker(log):
+    diagram = LiveDiagram(SEED).follow(log, min_interval=0)
+    bundle = diagram._repr_mimebundle_()
+    img = ET.fromstring(bundle['text/html']).find('.//img')
+    assert base64.b64decode(img.get('src').split(',', 1)[1]).decode() == diagram.html.value
+    assert bundle['application/vnd.jupyter.widget-view+json']['model_id'] == diagram.widget.model_id
+    sent = []
+    diagram.html.send_state = lambda key=None: sent.append(key)
+    worker = threading.Thread(target=publish, args=(log, 'a', 'video.upload', SEED), name='helpers-test-worker')
+    worker.start()
+    worker.join()
+    diagram.wait_drawn()
+    sent.clear()  # the worker thread's own send (which Colab would ignore)
+    diagram.ticker.widget.value += 1  # the front end's tick, handled on the main thread
+    assert sent == ['value'] and diagram.flushes == 1
+    diagram.ticker.widget.value += 1
+    assert diagram.flushes == 1  # nothing new since
+    diagram.close()
+    playing = 'playing' if diagram.ticker.widget.has_trait('playing') else '_playing'
+    assert not getattr(diagram.ticker.widget, playing) and not diagram.ticker.running

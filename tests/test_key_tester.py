@@ -93,3 +93,16 @@ def test_output_is_html_escaped():
     tester = KeyTester()
     tester.text.value = 'a<b>'
     assert '<b>' not in tester.output.value and '&lt;b&gt;' in tester.output.value
+
+
+def test_tester_shows_a_static_snapshot_with_the_live_widget():
+    tester = KeyTester(SEED)
+    tester.test('video.upload')
+    bundle = tester._repr_mimebundle_()
+    assert bundle['application/vnd.jupyter.widget-view+json']['model_id'] == tester.widget.model_id
+    assert 'Routing key:' in bundle['text/html'] and 'delivered to: audit_queue, video_queue' in bundle['text/html']
+    assert bundle['text/plain'] == f'<KeyTester for {SEED.exchange_name}>'
+    assert tester.text.style.description_width == 'initial'
+    assert tester.widget._repr_mimebundle_() == bundle  # `tester.widget` as a cell's value: the same
+    tester.close()
+    assert 'application/vnd.jupyter.widget-view+json' not in tester._repr_mimebundle_()

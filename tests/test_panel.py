@@ -1,4 +1,5 @@
 """The control panel: garbage in the boxes publishes nothing, each click publishes once, counters match the log."""
+import re
 import threading
 import uuid
 
@@ -6,7 +7,7 @@ import pytest
 
 from helpers import config
 from helpers.events import ACKED, PUBLISHED, QUARANTINED
-from helpers.panel import ControlPanel, PayloadError, counter_text, log_line, parse_payload
+from helpers.panel import ControlPanel, PayloadError, counter_text, log_line, parse_payload, shorten
 from helpers.producer import Publisher
 from helpers.topology import MEDIA, RoutingKeyError, Topology
 from helpers.worker import Worker
@@ -65,8 +66,14 @@ def test_bad_routing_key_in_the_box_publishes_nothing(panel, log, typed, says):
     ("{'file': 'movie.mp4'}", 'not valid JSON'),
     ('', 'payload is empty'),
     ('   ', 'payload is empty'),
-    ('[1, 2]', 'JSON list, not an object'),
-    ('"movie.mp4"', 'JSON str, not an object'),
+    ('[1, 2]', 'payload is an array, not an object'),
+    ('"movie.mp4"', 'payload is text (a JSON string), not an object'),
+    ('42', 'payload is a number, not an object'),
+    ('true', 'payload is true/false, not an object'),
+    ('null', 'payload is null, not an object'),
+    ('{"n": NaN}', 'contains NaN, which is not JSON'),
+    ('{"n": Infinity}', 'contains Infinity, which is not JSON'),
+    ('{"n": -Infinity}', 'contains -Infinity, which is not JSON'),
     ('{"a": "' + 'x' * 3000 + '"}', 'keep it under'),
 ])
 def test_bad_payload_publishes_nothing(panel, log, payload, says):
@@ -83,6 +90,84 @@ def test_bad_payload_publishes_nothing(panel, log, payload, says):
 ])
 def test_parse_payload_accepts_json_objects(text, expected):
     assert parse_payload(text) == expected
+
+
+@pytest.mark.parametrize('payload', ['[1, 2]', '"x"', '42', 'null', '{"n": NaN}'])
+def test_payload_errors_name_no_python_types(payload):
+    with pytest.raises(PayloadError) as raised:
+        parse_payload(payload)
+    assert not re.search(r'\b(NoneType|str|list|int|float|dict)\b', str(raised.value))
+
+
+def test_enter_in_the_key_box_publishes(panel, log):
+    """The browser sends {'event': 'submit'} when Enter is pressed in a Text widget."""
+    panel.key_box.value = 'video.upload'
+    panel.key_box._handle_custom_msg({'event': 'submit'}, [])
+    assert [e.routing_key for e in log.events(PUBLISHED)] == ['video.upload']
+    assert panel.message.startswith('published video.upload')
+
+
+def test_labels_are_shown_in_full(panel):
+    assert panel.key_box.style.description_width == 'initial'
+    assert panel.payload_box.style.description_width == 'initial'
+
+
+def test_long_details_are_shortened_in_the_log():
+    from helpers.events import Event
+    event = Event(QUARANTINED, 'm1', 'user.login', 'audit_queue', 0.0, 'bad body: ' + 'x' * 2000)
+    line = log_line(event)
+    assert len(line) < 200 and line.endswith('… (+1930 characters))')
+    assert shorten('two\nlines') == 'two lines'
+
+
+def test_snapshot_is_static_html_of_what_is_shown(panel):
+    snap = panel.snapshot_html()
+    assert 'Routing key:' in snap and 'video.upload' in snap and '(no events yet)' in snap
+    assert snap == panel.snapshot_html()  # deterministic
+    bundle = panel._repr_mimebundle_()
+    assert bundle['text/html'] == snap
+    assert bundle['application/vnd.jupyter.widget-view+json']['model_id'] == panel.widget.model_id
+    assert bundle['text/plain'].startswith('<ControlPanel for ')
+
+
+def test_the_ticker_flushes_worker_thread_draws_on_the_main_thread(panel, log, private):
+    sent = []
+    for widget in panel._shown_values():
+        widget.send_state = lambda key=None, widget=widget: sent.append((widget, key))
+    panel.ticker.widget.value += 1  # a tick with nothing new: nothing re-sent
+    assert sent == [] and panel.flushes == 0
+    worker = threading.Thread(target=log.record, args=(ACKED, 'm1', 'video.upload', private.queue_names[0]),
+                              name='helpers-test-worker')
+    worker.start()
+    worker.join()
+    sent.clear()  # the worker thread's own sends (which Colab would ignore)
+    panel.ticker.widget.value += 1  # the front end's tick, handled on the main thread
+    assert panel.flushes == 1 and {key for _w, key in sent} == {'value'}
+    assert len(sent) == len(panel._shown_values())
+    panel.ticker.widget.value += 1
+    assert panel.flushes == 1  # nothing new since
+
+
+def test_a_callback_on_another_thread_publishes_with_its_own_publisher(memory_url, private, log):
+    """JupyterLab may run widget callbacks on an ipykernel subshell's thread, not the panel's."""
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    receipts = []
+    other = threading.Thread(target=lambda: receipts.append(panel.publish('user.login')), name='helpers-test-subshell')
+    other.start()
+    other.join()
+    assert receipts[0] is not None and receipts[0].message_id.startswith(f'{panel.publisher.name}.2-')
+    assert panel.publish('user.login').message_id.startswith(f'{panel.publisher.name}-')
+    publishers = list(panel._publishers.values())
+    panel.close()
+    assert len(publishers) == 2 and all(p.connection.connected is False for p in publishers)
+
+
+def test_closing_stops_the_ticker(memory_url, private, log):
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    playing = 'playing' if panel.ticker.widget.has_trait('playing') else '_playing'
+    assert getattr(panel.ticker.widget, playing) and panel.ticker.running
+    panel.close()
+    assert not panel.ticker.running and not panel.ticker.widget.comm
 
 
 def test_parse_payload_error_type():
@@ -213,3 +298,35 @@ def test_an_event_recorded_during_refresh_is_not_lost(memory_url, private, log):
     finally:
         log.events = snapshot
         panel.close()
+
+
+def test_thread_sends_can_be_dropped_as_colab_does(memory_url, private, log, monkeypatch):
+    """HELPERS_DROP_THREAD_SENDS=1: updates sent from a worker thread never leave; the main thread's do."""
+    monkeypatch.setenv('HELPERS_DROP_THREAD_SENDS', '1')
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    label = panel.counters[private.queue_names[0]]
+    sent = []
+    label.comm.send = lambda data=None, buffers=None, **kw: sent.append(data['state'])
+    worker = threading.Thread(target=setattr, args=(label, 'value', 'from a worker'), name='helpers-test-worker')
+    worker.start()
+    worker.join()
+    assert sent == [] and label.value == 'from a worker'
+    label.value = 'from the main thread'
+    assert sent == [{'value': 'from the main thread'}]
+    panel.close()
+
+
+def test_a_silent_ticker_is_kicked_until_it_ticks(memory_url, private, log):
+    """The browser starts a Play only when it sees 'playing' change: a ticker that never ticked is kicked again."""
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    ticker = panel.ticker
+    name = 'playing' if ticker.widget.has_trait('playing') else '_playing'
+    changes = []
+    ticker.widget.observe(lambda change: changes.append(change['new']), names=name)
+    ticker.revive()  # never ticked: off, then on again
+    assert changes == [False, True]
+    ticker.widget.value += 1  # a tick from the browser
+    ticker.revive()
+    assert changes == [False, True] and ticker.ticks == 1
+    panel.close()
+    assert changes[-1] is False

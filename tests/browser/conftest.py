@@ -2,7 +2,13 @@
 
 ``lab`` is a JupyterLab server and ``page`` a fresh page for it; ``notebook7`` is a Notebook 7
 (``jupyter notebook``) server and ``notebook7_page`` a page for that. Both servers are started by
-``start_server(app, ...)`` on their own copy of the course with their own Jupyter directories.
+``start_server(app, ...)`` on their own copy of the course (stored outputs included: a test clears
+them in the browser after checking them) with their own Jupyter directories.  ``dark_page`` is a
+page of the JupyterLab server in JupyterLab Dark (set in the server's settings file).
+
+JupyterLab's kernels run with ``HELPERS_DROP_THREAD_SENDS=1``: the views drop widget updates sent
+from worker threads, as Colab's front end ignores them, so every JupyterLab test proves that the
+views' front-end ticks alone keep them live.  Notebook 7's kernels send from threads as usual.
 
 Chromium is Debian's (``/usr/bin/chromium``, or ``$CHROMIUM``); Playwright never downloads one.
 Missing Chromium or Playwright skips these tests locally and fails them under ``CI=true``.
@@ -69,6 +75,7 @@ class Lab:
     log: Path
     process: subprocess.Popen = field(repr=False)
     app: str = 'lab'
+    settings: Path = Path()
 
     def api(self, method: str, endpoint: str, timeout: float = 10) -> object:
         """Call the server's REST API; returns the decoded JSON (or None)."""
@@ -112,21 +119,14 @@ def _copy_course(root: Path) -> None:
             shutil.copytree(ROOT / name, root / name, ignore=ignore)
     (root / 'notebooks').mkdir(exist_ok=True)
     shutil.copytree(FIXTURES, root / 'fixtures', ignore=ignore)
-    for notebook in (root / 'notebooks').glob('*.ipynb'):
-        _clear_outputs(notebook)
 
 
-def _clear_outputs(path: Path) -> None:
-    """Drop stored outputs and prompts, so a cell shows [n]: and its widgets only once it really ran."""
-    notebook = json.loads(path.read_text(encoding='utf-8'))
-    for cell in notebook['cells']:
-        if cell['cell_type'] == 'code':
-            cell['outputs'], cell['execution_count'] = [], None
-    notebook.get('metadata', {}).pop('widgets', None)
-    path.write_text(json.dumps(notebook, indent=1), encoding='utf-8')
+def theme_settings(lab: Lab) -> Path:
+    """The JupyterLab settings file that chooses the theme (read again by each new page)."""
+    return lab.settings / '@jupyterlab/apputils-extension/themes.jupyterlab-settings'
 
 
-def _environment(base: Path) -> dict[str, str]:
+def _environment(base: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     dirs = {
         'JUPYTER_CONFIG_DIR': base / 'config', 'JUPYTER_DATA_DIR': base / 'data',
@@ -143,6 +143,7 @@ def _environment(base: Path) -> dict[str, str]:
     env.setdefault('BROKER_URL', 'memory://')
     env['PATH'] = f'{Path(sys.executable).parent}{os.pathsep}{env.get("PATH", "")}'
     env.pop('JUPYTER_TOKEN', None)
+    env.update(extra or {})
     return env
 
 
@@ -157,7 +158,7 @@ def _launch(app: str, base: Path, root: Path, env: dict[str, str], timeout: floa
     with log.open('wb') as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process, app)
+    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process, app, Path(env['JUPYTERLAB_SETTINGS_DIR']))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -171,7 +172,7 @@ def _launch(app: str, base: Path, root: Path, env: dict[str, str], timeout: floa
     raise RuntimeError(f'jupyter {app} did not answer /api/status in {timeout:.0f} s:\n{lab.log_tail()}')
 
 
-def start_server(app: str, base: Path) -> Lab:
+def start_server(app: str, base: Path, extra_env: dict[str, str] | None = None) -> Lab:
     """``jupyter <app>`` ('lab' or 'notebook') on a fresh copy of the course under ``base``.
 
     Isolated JUPYTER_* directories, BROKER_URL=memory:// unless set; fails the test if it
@@ -181,7 +182,7 @@ def start_server(app: str, base: Path) -> Lab:
         raise ValueError(f'unknown Jupyter app {app!r}; use one of {sorted(APPS)}')
     root = base / 'root'
     _copy_course(root)
-    env = _environment(base)
+    env = _environment(base, extra_env)
     errors = []
     for _attempt in range(3):
         try:
@@ -236,7 +237,7 @@ def browser():
 @pytest.fixture(scope='session')
 def lab(tmp_path_factory, browser):
     """JupyterLab on a copy of notebooks/, helpers/ and the browser fixtures; stopped at the end."""
-    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab'))
+    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab'), {'HELPERS_DROP_THREAD_SENDS': '1'})
     yield server
     stop_server(server)
 
@@ -284,6 +285,18 @@ def _fresh_page(request, browser, lab: Lab):
 def page(request, browser, lab):
     """A fresh page for the JupyterLab server (see ``_fresh_page``)."""
     yield from _fresh_page(request, browser, lab)
+
+
+@pytest.fixture
+def dark_page(request, browser, lab):
+    """A fresh page for the JupyterLab server in JupyterLab Dark (the theme is reset afterwards)."""
+    settings = theme_settings(lab)
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({'theme': 'JupyterLab Dark'}), encoding='utf-8')
+    try:
+        yield from _fresh_page(request, browser, lab)
+    finally:
+        settings.unlink()
 
 
 @pytest.fixture

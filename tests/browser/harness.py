@@ -44,6 +44,13 @@ Functions (every wait is bounded and raises ``AssertionError`` saying what did n
 - ``screenshot(page, name, full=False)``   PNG in ``test-artifacts/screenshots/``; ``full`` grows the
                                        viewport so the whole notebook panel is in the picture.
 - ``screenshot_element(locator, name)``   PNG of one element (e.g. a control panel).
+- ``code_cell_at(page, index)``        the ``index``-th code cell (0-based), as nbformat counts them.
+- ``clear_all_outputs(page)``          Edit menu → Clear Outputs of All Cells; waits for empty prompts.
+- ``set_cell_source(page, cell, text)``   replace a cell's text as a learner would (select all, type).
+- ``stored_output_problems(page)``     texts a notebook opened before running must not show
+                                       (``VBox(children=…``, a missing widget model, …).
+- ``text_contrast(page, scope)``       WCAG contrast of every text in ``scope`` (a CSS selector) against
+                                       what is painted behind it, from computed colours.
 """
 from __future__ import annotations
 
@@ -69,7 +76,8 @@ __all__ = [
     'expect', 'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'code_cell', 'run_all', 'run_all_above', 'run_rest',
     'run_cell', 'wait_executed', 'run_notebook',
     'button', 'click_button', 'text_box', 'fill_text', 'wait_text', 'click_latency', 'widget_area',
-    'screenshot', 'screenshot_element',
+    'screenshot', 'screenshot_element', 'code_cell_at', 'clear_all_outputs', 'set_cell_source',
+    'stored_output_problems', 'text_contrast',
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -377,3 +385,112 @@ def screenshot_element(locator: Locator, name: str) -> Path:
     path = _artifact(name)
     locator.screenshot(path=path)
     return path
+
+
+def code_cell_at(page: Page, index: int) -> Locator:
+    """The ``index``-th code cell of the open notebook (0-based, in the order nbformat reads them)."""
+    return page.locator(_CELLS).nth(index)
+
+
+def clear_all_outputs(page: Page) -> None:
+    """Edit menu → Clear Outputs of All Cells; waits until no cell shows a prompt number or output."""
+    page.locator(f'{_MENU_BAR} .lm-MenuBar-item', has_text=re.compile(r'^Edit$')).click()
+    page.locator('li.lm-Menu-item[data-command="editmenu:clear-all"]').click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')].every(
+             c => !/\\d/.test(c.querySelector('.jp-InputPrompt')?.textContent || '')
+                  && !c.querySelector('.jp-OutputArea-output'))""", timeout=10_000)
+
+
+def set_cell_source(page: Page, cell: Locator, text: str) -> None:
+    """Replace ``cell``'s text with ``text``: click into its editor, select all, type."""
+    editor = cell.locator('.cm-content')
+    editor.click()
+    page.keyboard.press('ControlOrMeta+a')
+    page.keyboard.insert_text(text)
+    expect(editor).to_have_text(text, timeout=5000)
+
+
+#: What stored widget outputs must never show when a notebook is opened before it runs.
+STORED_OUTPUT_PROBLEMS = re.compile(r'VBox\(children=|HBox\(children=|HTML\(value=|Error displaying widget|'
+                                    r'model not found|could not be displayed')
+
+
+def stored_output_problems(page: Page) -> list[str]:
+    """Outputs of the open notebook that show a widget's text form or a widget error instead of a picture."""
+    texts = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output').all_inner_texts()
+    return [text[:200] for text in texts if STORED_OUTPUT_PROBLEMS.search(text)]
+
+
+_CONTRAST_JS = """(scope) => {
+  const parse = (text) => {
+    let m = /^rgba?\\(([^)]*)\\)/.exec(text);
+    if (m) { const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+             return [p[0] / 255, p[1] / 255, p[2] / 255, p.length > 3 ? p[3] : 1]; }
+    m = /^color\\(srgb ([^)]*)\\)/.exec(text);
+    if (m) { const p = m[1].split(/[\\s\\/]+/).filter(Boolean).map(Number);
+             return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; }
+    return null;
+  };
+  const over = (top, bottom) => [0, 1, 2].map(i => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+  const lum = (c) => { const f = v => v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+                       return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const alpha = (el) => { let a = 1; for (let e = el; e && e.nodeType === 1; e = e.parentElement)
+                            a *= Number(getComputedStyle(e).opacity); return a; };
+  const shapes = new Set(['rect', 'circle', 'ellipse', 'polygon', 'path']);
+  const paintOf = (el) => {  // what ``el`` paints behind text, as [r, g, b, a], or null
+    const style = getComputedStyle(el);
+    if (shapes.has(el.localName)) {
+      const fill = parse(style.fill);
+      return fill && [fill[0], fill[1], fill[2], fill[3] * Number(style.fillOpacity) * alpha(el)];
+    }
+    if (el.localName === 'text' || el.localName === 'tspan' || el.localName === 'g') return null;
+    return parse(style.backgroundColor);
+  };
+  const backdrop = (el) => {
+    const box = el.getBoundingClientRect();
+    const layers = [];
+    for (const e of document.elementsFromPoint(box.left + box.width / 2, box.top + box.height / 2)) {
+      const paint = paintOf(e);
+      if (paint && paint[3] > 0) { layers.push(paint); if (paint[3] >= 1) break; }
+    }
+    return layers.reverse().reduce((below, layer) => over(layer, below), [1, 1, 1, 1]);
+  };
+  const found = [];
+  for (const root of document.querySelectorAll(scope)) {
+    const candidates = [...root.querySelectorAll('*')].filter(el => {
+      if (el.localName === 'text') return true;
+      if (el.closest('svg') || el.localName === 'style' || el.localName === 'script') return false;
+      if (el.localName === 'input' || el.localName === 'textarea') return (el.value || '').trim() !== '';
+      return [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim() !== '');
+    });
+    for (const el of candidates) {
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+      el.scrollIntoView({block: 'center', inline: 'nearest'});
+      const style = getComputedStyle(el);
+      const ink = parse(el.localName === 'text' ? style.fill : style.color);
+      if (!ink) {
+        found.push({text: el.textContent.trim().slice(0, 60), ratio: 0, ink: style.fill || style.color});
+        continue;
+      }
+      const bg = backdrop(el);
+      const fg = over([ink[0], ink[1], ink[2], ink[3] * alpha(el)], bg);
+      found.push({text: (el.value || el.textContent).trim().slice(0, 60), ratio: ratio(fg, bg),
+                  ink: el.localName === 'text' ? style.fill : style.color,
+                  paper: `rgb(${bg.slice(0, 3).map(v => Math.round(v * 255)).join(', ')})`});
+    }
+  }
+  return found;
+}"""
+
+
+def text_contrast(page: Page, scope: str) -> list[dict]:
+    """Every text in the elements matching ``scope``: {text, ratio, ink, paper}, lowest ratio first.
+
+    The ink is the computed ``color`` (``fill`` for SVG text) times the opacity of the text and its
+    ancestors; the paper is what is painted at the text's centre (backgrounds and SVG shapes, from
+    ``elementsFromPoint``), blended down to the first opaque layer.
+    """
+    return sorted(page.evaluate(_CONTRAST_JS, scope), key=lambda found: found['ratio'])
