@@ -98,6 +98,7 @@ class Worker(ConsumerMixin):
         unknown = sorted(set(self.queue_names) - set(topology.queue_names))
         if unknown:
             raise ValueError(f'queues {unknown} are not in the topology; it has {topology.queue_names}')
+        _check_settings(topology, prefetch_count, max_retries)
         self.handlers = self._handlers_by_queue(handlers)
         self.log = log if log is not None else EventLog()
         self.prefetch_count = prefetch_count
@@ -144,6 +145,19 @@ class Worker(ConsumerMixin):
                                 f'worker {self.name!r} lost its broker connection{why} and reconnected; '
                                 'messages it had not acked are delivered again')
         self._ready.set()
+
+    @contextmanager
+    def Consumer(self):
+        """kombu's consumer set-up; a declare or consume the broker refuses before the first start ends the run."""
+        try:
+            with super().Consumer() as consuming:
+                yield consuming
+        except self.connection.channel_errors as exc:
+            self.last_error = exc
+            if self._ready.is_set():
+                raise  # ConsumerMixin tries again
+            # kombu would retry it for ever; the broker's reason will not change, so say it now.
+            raise WorkerError(f'the broker refused to set up the queues: {_one_line(exc)}') from exc
 
     @contextmanager
     def extra_context(self, connection, channel):
@@ -270,7 +284,7 @@ class Worker(ConsumerMixin):
         try:
             self.run(safety_interval=SAFETY_INTERVAL)
         except Exception as exc:  # reported by start() or kept for stop()
-            self.last_error = exc
+            self.last_error = exc if isinstance(exc, WorkerError) or self.last_error is None else self.last_error
         finally:
             self._close_dead_letters()
 
@@ -295,6 +309,31 @@ class Worker(ConsumerMixin):
     def __repr__(self) -> str:
         state = 'running' if self.is_running else 'stopped'
         return f'<Worker {self.name!r} {state} on {self.transport}: {", ".join(self.queue_names)}>'
+
+
+# AMQP carries a prefetch count in 16 bits and a name in at most 255 bytes.
+MAX_PREFETCH = 65535
+MAX_NAME_BYTES = 255
+
+
+def _check_settings(topology: Topology, prefetch_count: int, max_retries: int) -> None:
+    """Raise ValueError, in plain words, for a setting no broker would take."""
+    if isinstance(prefetch_count, bool) or not isinstance(prefetch_count, int) \
+            or not 0 <= prefetch_count <= MAX_PREFETCH:
+        raise ValueError(f'prefetch count {prefetch_count!r} is out of range: give a whole number from 0 to '
+                         f'{MAX_PREFETCH} (how many unacked messages a consumer may hold; 0 means no limit)')
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f'max_retries {max_retries!r} must be a whole number, 0 or more')
+    names = [('exchange', topology.exchange_name), ('dead-letter queue', topology.dead_letter_queue_name),
+             *(('queue', name) for name in topology.queue_names)]
+    for kind, name in names:
+        size = len(name.encode('utf-8'))
+        if size > MAX_NAME_BYTES:
+            raise ValueError(f'{kind} name {name[:20]!r}... is {size} bytes long; AMQP allows at most '
+                             f'{MAX_NAME_BYTES}')
+        if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
+            raise ValueError(f'{kind} name {name!r} contains a control character: use letters, digits, '
+                             'dots, dashes and underscores')
 
 
 def _one_line(exc: BaseException) -> str:
