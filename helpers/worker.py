@@ -15,6 +15,7 @@ Run it as a separate process (how a class scales out on RabbitMQ)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -33,7 +34,8 @@ from . import config
 from .events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RECONNECTED, RETRIED, UNACKED, EventLog
 from .topology import DEAD_LETTER_KEY, SEED, Topology
 
-__all__ = ['Delivery', 'Handler', 'Worker', 'WorkerError', 'running_workers', 'stop_all', 'main']
+__all__ = ['Delivery', 'Handler', 'MADE_UP_ID', 'Worker', 'WorkerError', 'made_up_id', 'running_workers',
+           'stop_all', 'main']
 
 
 class Delivery(NamedTuple):
@@ -57,6 +59,16 @@ class WorkerError(RuntimeError):
 
 def acknowledge(body: Any, delivery: Delivery) -> None:
     """The default handler: accept the message and do nothing else."""
+
+
+MADE_UP_ID = 'the message had no id: this one is made up from its routing key and a digest of its body'
+
+
+def made_up_id(routing_key: str, body: Any) -> str:
+    """A stable id for a message that came without one: the same for every copy, in every queue."""
+    data = body.encode('utf-8', 'surrogateescape') if isinstance(body, str) else bytes(body or b'')
+    digest = hashlib.sha256(routing_key.encode('utf-8', 'surrogateescape') + b'\0' + data).hexdigest()
+    return f'no-id-{digest[:16]}'
 
 
 # How often an idle worker checks whether it should stop (kombu's default is 1 s).
@@ -195,9 +207,13 @@ class Worker(ConsumerMixin):
 
     def _on_message(self, queue: str, message) -> None:
         properties, delivery_info = message.properties, message.delivery_info
-        message_id = properties.get('message_id') or f'no-id-{delivery_info.get("delivery_tag")}'
         routing_key = delivery_info.get('routing_key') or ''
-        self.log.record(DELIVERED, message_id, routing_key, queue)
+        message_id = properties.get('message_id')
+        if message_id:
+            self.log.record(DELIVERED, message_id, routing_key, queue)
+        else:
+            message_id = made_up_id(routing_key, message.body)
+            self.log.record(DELIVERED, message_id, routing_key, queue, MADE_UP_ID)
         try:
             self._settle(queue, message, message_id, routing_key)
         except self.connection.connection_errors as exc:  # from the ack or the dead-letter publish
@@ -209,6 +225,12 @@ class Worker(ConsumerMixin):
     def _settle(self, queue: str, message, message_id: str, routing_key: str) -> None:
         """Run the queue's handler (with retries), then ack the message, or park it with the reason."""
         delivery_info = message.delivery_info
+        if self.accept and not message.content_type:
+            # kombu passes a body without a content type through untouched, whatever ``accept`` says.
+            self._park(message, queue, message_id, routing_key, QUARANTINED,
+                       f'the message has no content type; this worker accepts only {", ".join(self.accept)}',
+                       attempts=0)
+            return
         try:
             body = message.decode()
         except Exception as exc:
