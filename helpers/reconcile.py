@@ -21,9 +21,11 @@ from .events import (
     ACKED,
     DEAD_LETTERED,
     DELIVERED,
+    HANDLED_NOTE,
     PUBLISHED,
     QUARANTINED,
     RECONNECTED,
+    REDELIVERED_NOTE,
     UNACKED,
     UNROUTABLE,
     Event,
@@ -47,6 +49,9 @@ CAUSES = {
     'publisher_retry': 'publisher retry after a connection error: the first attempt reached the broker too',
     'lost_ack': 'redelivery after a lost ack: the connection dropped before the ack reached the broker',
     'redelivered_after_drop': "redelivery after the worker's connection dropped: its ack never reached the broker",
+    # handled, but not known to be acked
+    'ack_unconfirmed': 'handled, but its connection dropped while acking, and the broker did not deliver it again: '
+                       'the ack most likely arrived',
     # lost copies
     'lost_with_connection': 'lost with a dropped {broker}connection: delivered to a worker whose connection then '
                             'died before the ack, and never delivered again',
@@ -64,7 +69,7 @@ CAUSES = {
 class Explanation:
     """Why one copy (a message id in a queue) was duplicated or lost, and what the log last knew of it."""
 
-    problem: str      # 'duplicate' or 'lost'
+    problem: str      # 'duplicate', 'lost' or 'unconfirmed' (handled; the ack's arrival unknown)
     queue: str
     message_id: str
     cause: str        # a key of CAUSES
@@ -82,7 +87,7 @@ class Explanation:
                 'extra': self.extra, 'why': self.words, 'last_known': self.last_known}
 
     def __str__(self) -> str:
-        times = f' ×{self.extra + 1}' if self.problem == 'duplicate' else ''
+        times = f' ×{self.extra + 1}' if self.problem == 'duplicate' else ''  # noqa: RUF001 (a times sign)
         return f'{self.queue} {self.message_id}{times}: {self.words} [log: {self.last_known}]'
 
 
@@ -115,7 +120,7 @@ class Reconciliation:
     explanations: tuple[Explanation, ...] = ()
 
     def causes(self, problem: str) -> dict[str, int]:
-        """{cause: copies} for 'duplicate' (extra acks) or 'lost', sorted by cause."""
+        """{cause: copies} for 'duplicate' (extra acks), 'lost' or 'unconfirmed', sorted by cause."""
         tally: Counter = Counter()
         for item in self.explanations:
             if item.problem == problem:
@@ -172,7 +177,8 @@ class Reconciliation:
             **{column: self._total(column) for column in COLUMNS},
             'queues': {tally.queue: tally.as_dict() for tally in self.queues},
             'ok': self.ok,
-            'causes': {'duplicates': self.causes('duplicate'), 'lost': self.causes('lost')},
+            'causes': {'duplicates': self.causes('duplicate'), 'lost': self.causes('lost'),
+                       'unconfirmed': self.causes('unconfirmed')},
             'explanations': [item.as_dict() for item in self.explanations],
         }
 
@@ -198,7 +204,8 @@ class Reconciliation:
     def why_lines(self, limit: int = 10) -> list[str]:
         """Each duplicate's and lost copy's cause, counted, then up to ``limit`` copies by name."""
         lines = []
-        for problem, title in (('duplicate', 'duplicates'), ('lost', 'lost')):
+        titles = (('duplicate', 'duplicates'), ('lost', 'lost'), ('unconfirmed', 'handled, ack unconfirmed'))
+        for problem, title in titles:
             causes = self.causes(problem)
             if not causes:
                 continue
@@ -235,6 +242,7 @@ def reconcile(topology: Topology, log: EventLog, transport: str = '') -> Reconci
     kinds = Counter()
     tally: Counter = Counter()
     settled: dict[str, set[str]] = defaultdict(set)
+    handled: dict[str, set[str]] = defaultdict(set)  # handled, then the connection dropped while acking
     acks: dict[str, Counter] = defaultdict(Counter)
     for event in events:
         kinds[event.kind] += 1
@@ -247,18 +255,21 @@ def reconcile(topology: Topology, log: EventLog, transport: str = '') -> Reconci
                 settled[event.queue].add(event.message_id)
             if event.kind == ACKED:
                 acks[event.queue][event.message_id] += 1
+            elif event.kind == UNACKED and event.detail.startswith(HANDLED_NOTE):
+                handled[event.queue].add(event.message_id)
     names = sorted(set(expected) | set(settled))
     rows = []
+    problems = [('duplicate', name, mid, n - 1) for name in names for mid, n in sorted(acks[name].items()) if n > 1]
     for name in names:
         wanted, done = expected.get(name, set()), settled.get(name, set())
+        unsettled = wanted - done
+        problems += [('unconfirmed' if mid in handled[name] else 'lost', name, mid, 0) for mid in sorted(unsettled)]
         rows.append(QueueTally(
             queue=name, expected=len(wanted), delivered=tally[name, DELIVERED], acked=tally[name, ACKED],
             dead_lettered=tally[name, DEAD_LETTERED], quarantined=tally[name, QUARANTINED],
             duplicates=sum(n - 1 for n in acks[name].values() if n > 1),
-            unexpected=len(done - wanted), lost=len(wanted - done),
+            unexpected=len(done - wanted), lost=len(unsettled - handled[name]),
         ))
-    problems = [('duplicate', name, mid, n - 1) for name in names for mid, n in sorted(acks[name].items()) if n > 1]
-    problems += [('lost', name, mid, 0) for name in names for mid in sorted(expected.get(name, set()) - settled[name])]
     explanations = tuple(_explain(problems, events, transport)) if problems else ()
     return Reconciliation(kinds[PUBLISHED], kinds[UNROUTABLE], tuple(rows), explanations)
 
@@ -284,6 +295,8 @@ def _explain(problems: list[tuple[str, str, str, int]], events: list[Event], bro
         sent = published.get(mid)
         if problem == 'duplicate':
             cause = _duplicate_cause(story, sent, drops[queue])
+        elif problem == 'unconfirmed':
+            cause = 'ack_unconfirmed'
         else:
             cause = _lost_cause(story, sent, drops[queue])
         result.append(Explanation(problem, queue, mid, cause, extra, _last_known(sent, story, drops[queue], start),
@@ -297,9 +310,10 @@ def _duplicate_cause(story: list[Event], sent: Event | None, drops: list[float])
     if sent is not None and sent.detail.startswith('republished'):
         return 'publisher_retry'
     acked = [e.time for e in story if e.kind == ACKED]
-    delivered = [e.time for e in story if e.kind == DELIVERED]
-    again = [t for t in delivered if acked and t > acked[0]]
-    if again and any(acked[0] <= t <= again[0] for t in drops):
+    again = [e for e in story if e.kind == DELIVERED and acked and e.time > acked[0]]
+    if any(e.detail.startswith(REDELIVERED_NOTE) for e in again):
+        return 'lost_ack'  # the broker says so: it delivered the message before and got no ack
+    if again and any(acked[0] <= t <= again[0].time for t in drops):
         return 'redelivered_after_drop'
     return 'unexplained'
 
@@ -339,21 +353,27 @@ class Unaccounted(TimeoutError):
 
 
 def wait_accounted(topology: Topology, log: EventLog, timeout: float = 30.0, poll: float = 0.02,
-                   progress: Callable[[int, int], None] | None = None, transport: str = '') -> Reconciliation:
+                   progress: Callable[[int, int], None] | None = None, transport: str = '',
+                   grace: float = 2.0) -> Reconciliation:
     """Wait until every expected copy has settled; return the reconciliation, or raise Unaccounted.
 
     Call it once the producers have finished publishing; ``progress(settled, expected)``
-    is called (from this thread) after every look at the log.
+    is called (from this thread) after every look at the log.  A copy that was handled but
+    whose ack may not have arrived is waited for ``grace`` s of quiet (the broker may deliver
+    it again), then reported as unconfirmed rather than lost.
     """
     deadline = time.monotonic() + timeout
     wanted = sum(len(ids) for ids in expected_copies(topology, log).values())
     while True:
-        done = sum(1 for event in log.events() if event.kind in SETTLED)
+        events = log.events()
+        done = sum(1 for event in events if event.kind in SETTLED
+                   or (event.kind == UNACKED and event.detail.startswith(HANDLED_NOTE)))
         if progress is not None:
             progress(min(done, wanted), wanted)
         if done >= wanted:
             result = reconcile(topology, log, transport)
-            if result.lost == 0:
+            quiet = time.monotonic() - (events[-1].time if events else 0.0)
+            if result.lost == 0 and (not result.causes('unconfirmed') or quiet > grace):
                 return result
         if time.monotonic() > deadline:
             result = reconcile(topology, log, transport)

@@ -31,11 +31,22 @@ from kombu import Consumer, Producer
 from kombu.mixins import ConsumerMixin
 
 from . import config
-from .events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RECONNECTED, RETRIED, UNACKED, EventLog
+from .events import (
+    ACKED,
+    DEAD_LETTERED,
+    DELIVERED,
+    HANDLED_NOTE,
+    QUARANTINED,
+    RECONNECTED,
+    REDELIVERED_NOTE,
+    RETRIED,
+    UNACKED,
+    EventLog,
+)
 from .topology import DEAD_LETTER_KEY, SEED, Topology
 
-__all__ = ['Delivery', 'Handler', 'MADE_UP_ID', 'Worker', 'WorkerError', 'made_up_id', 'running_workers',
-           'stop_all', 'main']
+__all__ = ['Delivery', 'HANDLED_NOTE', 'Handler', 'MADE_UP_ID', 'REDELIVERED_NOTE', 'Worker', 'WorkerError',
+           'made_up_id', 'running_workers', 'stop_all', 'main']
 
 
 class Delivery(NamedTuple):
@@ -69,6 +80,16 @@ def made_up_id(routing_key: str, body: Any) -> str:
     data = body.encode('utf-8', 'surrogateescape') if isinstance(body, str) else bytes(body or b'')
     digest = hashlib.sha256(routing_key.encode('utf-8', 'surrogateescape') + b'\0' + data).hexdigest()
     return f'no-id-{digest[:16]}'
+
+
+# What becomes of a message whose connection dropped before its ack, on each transport.
+AGAIN = {
+    'amqp': 'the broker delivers what was not acked again, flagged redelivered',
+    'redis': "kombu's Redis transport delivers what was not acked again only if it is still in its unacked hash "
+             '(at once when the channel closes cleanly, else after the visibility timeout); a message popped for '
+             'a connection that died before reading it is lost',
+    'memory': 'memory:// drops what was not acked when the channel closes',
+}
 
 
 # How often an idle worker checks whether it should stop (kombu's default is 1 s).
@@ -125,6 +146,7 @@ class Worker(ConsumerMixin):
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._dead_letters: Producer | None = None
+        self._handled = False  # the message in hand was handled (its ack is what remains)
 
     def _handlers_by_queue(self, handlers: Handlers) -> dict[str, Handler]:
         if handlers is None or callable(handlers):
@@ -155,7 +177,7 @@ class Worker(ConsumerMixin):
             for queue in self.queue_names:
                 self.log.record(RECONNECTED, '', '', queue,
                                 f'worker {self.name!r} lost its broker connection{why} and reconnected; '
-                                'messages it had not acked are delivered again')
+                                + AGAIN[self.transport])
         self._ready.set()
 
     @contextmanager
@@ -209,17 +231,18 @@ class Worker(ConsumerMixin):
         properties, delivery_info = message.properties, message.delivery_info
         routing_key = delivery_info.get('routing_key') or ''
         message_id = properties.get('message_id')
-        if message_id:
-            self.log.record(DELIVERED, message_id, routing_key, queue)
-        else:
+        notes = [REDELIVERED_NOTE] if delivery_info.get('redelivered') else []
+        if not message_id:
             message_id = made_up_id(routing_key, message.body)
-            self.log.record(DELIVERED, message_id, routing_key, queue, MADE_UP_ID)
+            notes.append(MADE_UP_ID)
+        self.log.record(DELIVERED, message_id, routing_key, queue, '; '.join(notes))
+        self._handled = False
         try:
             self._settle(queue, message, message_id, routing_key)
         except self.connection.connection_errors as exc:  # from the ack or the dead-letter publish
+            done = HANDLED_NOTE if self._handled else 'the connection dropped before the message was acked'
             self.log.record(UNACKED, message_id, routing_key, queue,
-                            f'the connection dropped before the message was acked ({_one_line(exc)}); '
-                            'the broker will deliver this message again')
+                            f'{done} ({_one_line(exc)}); ' + AGAIN[self.transport])
             raise  # ConsumerMixin reconnects
 
     def _settle(self, queue: str, message, message_id: str, routing_key: str) -> None:
@@ -255,6 +278,7 @@ class Worker(ConsumerMixin):
                 if self.retry_delay:
                     time.sleep(self.retry_delay * attempt)
                 continue
+            self._handled = True  # if the ack fails now, the work was done all the same
             message.ack()
             self.log.record(ACKED, message_id, routing_key, queue, '' if result is None else str(result))
             return

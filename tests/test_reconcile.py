@@ -182,3 +182,25 @@ def test_demo_json_prints_its_object_when_the_run_fails(monkeypatch, capsys):
     assert report['causes']['lost'] == {'never_delivered': 3}
     assert {e['queue'] for e in report['explanations']} == {'audit_queue', 'thumbnail_queue', 'video_queue'}
     assert err.startswith('error: after')
+
+
+def test_a_copy_handled_whose_ack_is_in_doubt_is_unconfirmed_not_lost():
+    from helpers.events import HANDLED_NOTE
+    log = EventLog()
+    log.record(PUBLISHED, 'm1', 'user.login')
+    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue')
+    log.record(UNACKED, 'm1', 'user.login', 'audit_queue', f'{HANDLED_NOTE} (Connection reset); ...')
+    result = wait_accounted(SEED, log, timeout=5, grace=0.05)
+    assert result.lost == 0 and result.ok
+    assert result.causes('unconfirmed') == {'ack_unconfirmed': 1}
+    assert 'handled, ack unconfirmed by cause:' in result.table()
+
+
+def test_a_redelivery_the_broker_flags_is_a_lost_ack():
+    from helpers.events import REDELIVERED_NOTE
+    log = EventLog()
+    log.record(PUBLISHED, 'm1', 'user.login')
+    for detail in ('', REDELIVERED_NOTE):
+        log.record(DELIVERED, 'm1', 'user.login', 'audit_queue', detail)
+        log.record(ACKED, 'm1', 'user.login', 'audit_queue')
+    assert reconcile(SEED, log).causes('duplicate') == {'lost_ack': 1}
