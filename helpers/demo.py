@@ -83,6 +83,15 @@ def _counts(rec: Reconciliation, transport: str) -> dict:
     }
 
 
+def _where_on_redis(url: str, rec: Reconciliation) -> dict[tuple[str, str], str]:
+    """Where Redis holds each lost copy, if anywhere (a lost copy may only be parked in kombu's unacked hash)."""
+    from .redis_check import locate
+    try:
+        return locate(url, [(e.queue, e.message_id) for e in rec.explanations if e.problem == 'lost'])
+    except Exception as exc:  # a look that fails must not hide the run's own report
+        return {('', ''): f'unknown: could not look ({exc})'}
+
+
 def _progress_printer(stream: TextIO) -> Callable[[int, int], None]:
     """A progress callback: a redrawn line on a terminal, else a line every second."""
     state = {'last': 0.0, 'shown': -1}
@@ -138,13 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         rec = None
         if isinstance(exc, Unaccounted):
             rec = reconcile(MEDIA, media_log, transport) if media_log is not None else exc.reconciliation
+        where = _where_on_redis(url, rec) if rec is not None and transport == 'redis' else {}
         if args.json:
             found = _counts(rec, transport) if rec is not None else {'transport': transport}
             print(json.dumps({**found, 'ok': False, 'error': str(exc), 'messages': args.messages,
-                              'workers': args.workers, 'producers': args.producers}))
+                              'workers': args.workers, 'producers': args.producers,
+                              **({'on_broker': [{'queue': q, 'message_id': m, 'where': w}
+                                                for (q, m), w in where.items()]} if where else {})}))
         elif rec is not None:
             print('\n== 3. Reconciliation (the run did not finish)')
             print(rec.table())
+            print(*(f'on Redis, {q} {m} is {w}' for (q, m), w in where.items()), sep='\n')
         print(f'error: {exc}', file=sys.stderr)
         return 2
     rec = reconcile(MEDIA, result.log, transport)  # the same accounts, with the broker named in the causes

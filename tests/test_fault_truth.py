@@ -14,15 +14,18 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import BROKERS, declared, require_broker
 from test_faults import drop_my_connections, drop_my_redis_connections
 
+from helpers import config
 from helpers.events import ACKED, RECONNECTED, EventLog
 from helpers.producer import Publisher
 from helpers.reconcile import SETTLED, reconcile
+from helpers.redis_check import locate
 from helpers.topology import SEED
 from helpers.worker import Worker
 
@@ -80,11 +83,14 @@ def run_with_drops(url: str, transport: str, messages: int = 1200, drops: int = 
         finally:
             for worker in workers:
                 worker.stop()
-    rec = reconcile(topology, log, transport)
+        rec = reconcile(topology, log, transport)
+        lost = [(e.queue, e.message_id) for e in rec.explanations if e.problem == 'lost']
+        where = Counter(locate(url, lost).values()) if transport == 'redis' else Counter()
     return {'transport': transport, 'messages': messages, 'copies': rec.expected, 'faults': len(dropped),
             'connections_dropped': sum(dropped), 'reconnects': log.count(RECONNECTED),
             'lost': rec.lost, 'duplicates': rec.duplicates, 'unexpected': rec.unexpected,
             'lost_by_cause': rec.causes('lost'), 'duplicates_by_cause': rec.causes('duplicate'),
+            'unconfirmed': rec.causes('unconfirmed'), 'lost_where_on_redis': dict(where),
             'table': rec.table()}
 
 
@@ -148,3 +154,20 @@ def test_redis_loses_a_message_popped_for_a_connection_that_dies():
     finally:
         admin.delete(name)
         admin.close()
+
+
+def test_redis_check_tells_a_delay_from_a_loss():
+    from helpers.redis_check import GONE, IN_QUEUE, UNACKED_HASH
+    url = require_broker(BROKERS['redis'])
+    log = EventLog()
+    with declared(url, SEED.renamed(f'where_{uuid.uuid4().hex[:8]}')) as topology:
+        audit, video = topology.queue_names
+        with Publisher(url, topology=topology, log=log) as pub:
+            held = pub.publish('video.upload', {'n': 1}).message_id
+            waiting = pub.publish('user.login', {'n': 2}).message_id
+        with config.connect(url) as conn:
+            in_hand = topology.queue(video).bind(conn.default_channel).get(no_ack=False)  # delivered, not acked
+            assert in_hand.properties['message_id'] == held
+            where = locate(url, [(video, held), (audit, waiting), (video, 'never-sent')])
+            in_hand.ack()
+    assert where == {(video, held): UNACKED_HASH, (audit, waiting): IN_QUEUE, (video, 'never-sent'): GONE}
