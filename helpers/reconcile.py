@@ -83,6 +83,7 @@ class Explanation:
         return CAUSES[self.cause].format(broker=f'{self.broker} ' if self.broker else '')
 
     def as_dict(self) -> dict:
+        """The explanation as plain data (for JSON)."""
         return {'problem': self.problem, 'queue': self.queue, 'message_id': self.message_id, 'cause': self.cause,
                 'extra': self.extra, 'why': self.words, 'last_known': self.last_known}
 

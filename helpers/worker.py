@@ -405,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--stop-on-eof', action='store_true',
                         help='also stop when standard input closes (the parent process ended)')
     args = parser.parse_args(argv)
+    if not 0 <= args.work_seconds < float('inf'):
+        parser.error(f'--work-seconds {args.work_seconds:g}: give a number of seconds, 0 or more')
 
     from . import topology as topologies
     topo = topologies.MEDIA if args.topology == 'media' else topologies.SEED

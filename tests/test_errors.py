@@ -103,6 +103,8 @@ def test_the_cli_prints_the_brokers_reason_and_exits_non_zero(amqp_url):
     (['--exchange', 'x' * 300], 'exchange name .* is 300 bytes long; AMQP allows at most 255'),
     (['--bind', 'q' * 300 + '=video.#'], 'queue name .* is 300 bytes long; AMQP allows at most 255'),
     (['--bind', 'jobs\x07=video.#'], 'contains a control character'),
+    (['--work-seconds', '-1'], 'give a number of seconds, 0 or more'),
+    (['--work-seconds', 'nan'], 'give a number of seconds, 0 or more'),
 ])
 def test_cli_options_are_range_checked_in_plain_words(args, says, capsys):
     with pytest.raises(SystemExit) as stopped:
