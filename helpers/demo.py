@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         elif rec is not None:
             print('\n== 3. Reconciliation (the run did not finish)')
             print(rec.table())
-            print(*(f'on Redis, {q} {m} is {w}' for (q, m), w in where.items()), sep='\n')
+            for (queue, message_id), place in where.items():
+                print(f'on Redis, {queue} {message_id} is {place}')
         print(f'error: {exc}', file=sys.stderr)
         return 2
     rec = reconcile(MEDIA, result.log, transport)  # the same accounts, with the broker named in the causes
