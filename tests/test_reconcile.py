@@ -204,3 +204,17 @@ def test_a_redelivery_the_broker_flags_is_a_lost_ack():
         log.record(DELIVERED, 'm1', 'user.login', 'audit_queue', detail)
         log.record(ACKED, 'm1', 'user.login', 'audit_queue')
     assert reconcile(SEED, log).causes('duplicate') == {'lost_ack': 1}
+
+
+def test_demo_text_shows_the_accounts_and_causes_when_the_run_fails(monkeypatch, capsys):
+    from helpers import demo
+
+    def stalled_run(url, messages, workers, producers, *, log, **_options):
+        log.record(PUBLISHED, 'r1p1-0001', 'user.login')
+        return wait_accounted(MEDIA, log, timeout=0.01)
+    monkeypatch.setattr(demo, 'full_run', stalled_run)
+    assert demo.main(['--broker', 'memory://', '--messages', '1']) == 2
+    out, err = capsys.readouterr()
+    assert '== 3. Reconciliation (the run did not finish)' in out
+    assert 'lost by cause:' in out and 'never delivered' in out
+    assert 'is a worker running' not in out + err
