@@ -310,11 +310,11 @@ def _duplicate_cause(story: list[Event], sent: Event | None, drops: list[float])
         return 'lost_ack'
     if sent is not None and sent.detail.startswith('republished'):
         return 'publisher_retry'
-    acked = [e.time for e in story if e.kind == ACKED]
-    again = [e for e in story if e.kind == DELIVERED and acked and e.time > acked[0]]
-    if any(e.detail.startswith(REDELIVERED_NOTE) for e in again):
+    # Workers run in threads of their own: the second delivery may be logged before the first ack.
+    deliveries = [e for e in story if e.kind == DELIVERED]
+    if any(e.detail.startswith(REDELIVERED_NOTE) for e in deliveries):
         return 'lost_ack'  # the broker says so: it delivered the message before and got no ack
-    if again and any(acked[0] <= t <= again[0].time for t in drops):
+    if len(deliveries) > 1 and any(deliveries[0].time <= t <= deliveries[1].time for t in drops):
         return 'redelivered_after_drop'
     return 'unexplained'
 

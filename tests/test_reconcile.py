@@ -218,3 +218,15 @@ def test_demo_text_shows_the_accounts_and_causes_when_the_run_fails(monkeypatch,
     assert '== 3. Reconciliation (the run did not finish)' in out
     assert 'lost by cause:' in out and 'never delivered' in out
     assert 'is a worker running' not in out + err
+
+
+def test_a_flagged_redelivery_logged_before_the_first_ack_is_still_a_lost_ack():
+    """Two workers, two threads: another worker got the requeued copy before the first ack was logged."""
+    from helpers.events import REDELIVERED_NOTE
+    log = EventLog()
+    log.record(PUBLISHED, 'm1', 'user.login')
+    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue')
+    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue', REDELIVERED_NOTE)
+    log.record(ACKED, 'm1', 'user.login', 'audit_queue')
+    log.record(ACKED, 'm1', 'user.login', 'audit_queue')
+    assert reconcile(SEED, log).causes('duplicate') == {'lost_ack': 1}
