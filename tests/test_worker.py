@@ -1,10 +1,12 @@
 """The worker and publisher on all three brokers: every message accounted for, nothing lost."""
 import threading
+import uuid
 
 import pytest
 
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RETRIED, UNACKED
 from helpers.producer import Publisher
+from helpers.topology import SEED
 from helpers.worker import Worker, WorkerError, running_workers
 
 
@@ -84,6 +86,36 @@ def test_starting_a_worker_again_replaces_the_old_one(memory_url, log):
         assert [w for w in running_workers() if w.name == 'rerun'] == [second]
     finally:
         second.stop()
+
+
+def test_a_stuck_handler_is_abandoned_and_never_blocks_the_next_worker(memory_url, log):
+    release, started = threading.Event(), threading.Event()
+
+    def stuck(body, delivery):
+        started.set()
+        release.wait(30)
+
+    tag = uuid.uuid4().hex[:8]
+    first_topology, second_topology = SEED.renamed(f'stuck{tag}'), SEED.renamed(f'next{tag}')
+    stuck_worker = Worker(memory_url, topology=first_topology, queues=[f'video_queue_stuck{tag}'], handlers=stuck,
+                          log=log, name='attempt').start()
+    try:
+        with Publisher(memory_url, topology=first_topology, log=log) as pub:
+            pub.publish('video.upload', {}, message_id='stuck')
+        assert started.wait(5)
+        with pytest.raises(WorkerError, match='did not stop within 0.1 s'):
+            stuck_worker.stop(timeout=0.1)
+        assert stuck_worker not in running_workers()
+        again = Worker(memory_url, topology=second_topology, queues=[f'video_queue_next{tag}'], log=log,
+                       name='attempt').start()
+        with again, Publisher(memory_url, topology=second_topology, log=log) as pub:
+            pub.publish('video.upload', {}, message_id='next')
+            log.wait_for(ACKED, 1)
+        assert log.ids(ACKED) == ['next'] and stuck_worker.is_running
+    finally:
+        release.set()
+        stuck_worker._thread.join(5)
+    assert not stuck_worker.is_running
 
 
 def test_unreachable_broker_fails_start_with_a_clear_error(log):
