@@ -2,9 +2,11 @@
 
 ``deliveries_svg`` draws the exchange, the queues a routing key reaches (with
 the binding that let it in) and the callbacks that consume those queues.  It
-is pure: the same arguments always give the same text.  Lines and text use
-``currentColor``, so the picture reads on light and dark notebook themes.
-Show it with ``IPython.display.SVG(text)``.
+is pure: the same arguments always give the same text.  Show it with
+``IPython.display.SVG(text)``.  JupyterLab draws SVG output inside an ``<img>``,
+where the page's theme colours do not reach, so the picture carries its own
+light card (ink and accent above 4.5:1 on it): it reads the same on light and
+dark themes.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from .topology import Topology
 __all__ = ['deliveries_svg']
 
 FONT = 'DejaVu Sans, Verdana, Helvetica, Arial, sans-serif'
-ACCENT = '#e8590c'  # the message's path: orange reads on white and on near-black
+INK, CARD, BORDER = '#1f2328', '#ffffff', '#d0d7de'
+ACCENT = '#c2410c'  # the message's path (5.2:1 on the card)
 CHAR_W, ROW_H, BOX_H, GAP_X, PAD = 7.2, 54, 34, 90, 16
 
 
@@ -32,8 +35,8 @@ def _arrow(x1: float, y1: float, x2: float, y2: float, label: str = '') -> str:
     line = (f'<path d="M{x1:g},{y1:g} C{(x1 + x2) / 2:g},{y1:g} {(x1 + x2) / 2:g},{y2:g} {x2 - 7:g},{y2:g}" '
             f'fill="none" stroke="{ACCENT}" stroke-width="2"/>'
             f'<path d="M{x2 - 8:g},{y2 - 5:g} L{x2:g},{y2:g} L{x2 - 8:g},{y2 + 5:g} z" fill="{ACCENT}"/>')
-    if label:
-        line += (f'<text x="{x2 - 12:g}" y="{y2 - 8:g}" text-anchor="end" font-size="11" '
+    if label:  # beside the end of the line, on the side the curve does not come from
+        line += (f'<text x="{x2 - 12:g}" y="{y2 + 15 if y2 > y1 else y2 - 7:g}" text-anchor="end" font-size="11" '
                  f'font-family="monospace">{escape(label)}</text>')
     return line
 
@@ -60,12 +63,13 @@ def deliveries_svg(topology: Topology, routing_key: str, consumers: Mapping[str,
     exchange_w = _width([topology.exchange_name, routing_key])
     queue_w = _width(reached)
     consumer_w = _width(list(consumers))
+    copies_w = _width(['2 copies of the message'])  # the note under each consumer
     top = PAD + (24 if title else 0) + 20
     rows = max(len(reached), len(consumers))
     height = top + rows * ROW_H + PAD
     x_queue = PAD + exchange_w + GAP_X
     x_consumer = x_queue + queue_w + GAP_X
-    width = x_consumer + consumer_w + PAD
+    width = x_consumer + consumer_w / 2 + max(consumer_w, copies_w) / 2 + PAD
 
     def row_y(index: int, count: int) -> float:
         return top + (rows - count) * ROW_H / 2 + index * ROW_H
@@ -73,8 +77,10 @@ def deliveries_svg(topology: Topology, routing_key: str, consumers: Mapping[str,
     y_exchange = row_y(0, 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
              f'viewBox="0 0 {width:g} {height:g}" role="img" font-family="{FONT}" font-size="13" '
-             f'fill="currentColor" style="max-width:100%;height:auto">',
-             f'<title>{escape(title or f"Where {routing_key} goes")}</title>']
+             f'fill="currentColor" color="{INK}" style="max-width:100%;height:auto">',
+             f'<title>{escape(title or f"Where {routing_key} goes")}</title>',
+             f'<rect x="0.5" y="0.5" width="{width - 1:g}" height="{height - 1:g}" rx="8" fill="{CARD}" '
+             f'stroke="{BORDER}"/>']
     if title:
         parts.append(f'<text x="{PAD}" y="{PAD + 12}" font-weight="bold" font-size="14">{escape(title)}</text>')
     parts.append(f'<text x="{PAD}" y="{top - 8:g}" font-size="11">publish {escape(routing_key)!s}</text>')
