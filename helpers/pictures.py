@@ -2,20 +2,23 @@
 
 ``deliveries_svg`` draws the exchange, the queues a routing key reaches (with
 the binding that let it in) and the callbacks that consume those queues.  It
-is pure: the same arguments always give the same text.  Show it with
-``IPython.display.SVG(text)``.  JupyterLab draws SVG output inside an ``<img>``,
-where the page's theme colours do not reach, so the picture carries its own
-light card (ink and accent above 4.5:1 on it): it reads the same on light and
-dark themes.
+is pure: the same arguments always give the same text.  Show it (or any
+SVG text) with ``Picture(text)``: an ``<img>`` with a data URI, which JupyterLab
+shows even in a notebook opened without running it (it refuses SVG output
+there, and strips inline ``<svg>`` from HTML).  Inside an ``<img>`` the page's
+theme colours do not reach, so the picture carries its own light card (ink and
+accent above 4.5:1 on it): it reads the same on light and dark themes.
 """
 from __future__ import annotations
 
+import base64
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from .topology import Topology
 
-__all__ = ['deliveries_svg']
+__all__ = ['Picture', 'deliveries_svg']
 
 FONT = 'DejaVu Sans, Verdana, Helvetica, Arial, sans-serif'
 INK, CARD, BORDER = '#1f2328', '#ffffff', '#d0d7de'
@@ -102,3 +105,20 @@ def deliveries_svg(topology: Topology, routing_key: str, consumers: Mapping[str,
                      f'font-size="11">{copies}</text>')
     parts.append('</svg>')
     return '\n'.join(parts)
+
+
+class Picture:
+    """SVG text shown as an ``<img>`` (its ``<title>`` as the alt text), which unrun notebooks keep."""
+
+    def __init__(self, svg: str) -> None:
+        title = ET.fromstring(svg).find('{http://www.w3.org/2000/svg}title')
+        self.svg = svg
+        self.alt = title.text if title is not None and title.text else 'picture'
+
+    def _repr_html_(self) -> str:
+        data = base64.b64encode(self.svg.encode('utf-8')).decode('ascii')
+        return (f'<img src="data:image/svg+xml;base64,{data}" alt={quoteattr(self.alt)} '
+                'style="max-width:100%;height:auto"/>')
+
+    def __repr__(self) -> str:
+        return f'[picture: {self.alt}]'

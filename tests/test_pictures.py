@@ -1,9 +1,10 @@
 """helpers.pictures: the delivery picture names what the topology routes, and nothing else."""
+import base64
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers.pictures import deliveries_svg
+from helpers.pictures import Picture, deliveries_svg
 from helpers.topology import MEDIA, SEED, Topology
 
 SVG = '{http://www.w3.org/2000/svg}'
@@ -47,3 +48,16 @@ def test_the_picture_brings_its_own_card_and_ink():
 def test_bad_arguments_say_what_is_wrong(key, consumers, message):
     with pytest.raises(ValueError, match=message):
         deliveries_svg(Topology('videos', (('video_queue', 'video.#'),)), key, consumers)
+
+
+def test_a_picture_is_an_img_of_the_same_svg_with_its_title_as_alt():
+    """Unrun notebooks refuse SVG output and strip inline <svg>; an <img> with a data URI survives."""
+    svg = deliveries_svg(SEED, 'video.upload', {'audit': ['audit_queue']}, title='A <small> & "quoted" title')
+    html = Picture(svg)._repr_html_()
+    img = ET.fromstring(html)
+    assert img.tag == 'img' and '<svg' not in html
+    scheme, data = img.get('src').split(',', 1)
+    assert scheme == 'data:image/svg+xml;base64' and base64.b64decode(data).decode() == svg
+    assert img.get('alt') == 'A <small> & "quoted" title'
+    assert repr(Picture(svg)) == '[picture: A <small> & "quoted" title]'
+    assert html == Picture(svg)._repr_html_()
