@@ -308,7 +308,8 @@ class Worker(ConsumerMixin):
         with _registry_lock:
             previous = _registry.get(self.name)
         if previous is not None and previous is not self and previous.is_running:
-            previous.stop()
+            with suppress(WorkerError):  # its handler is stuck: stop() abandoned it, so start anyway
+                previous.stop()
         if self.is_running:
             return self
         self.should_stop = False
@@ -335,16 +336,22 @@ class Worker(ConsumerMixin):
             self._close_dead_letters()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish the message in hand, ack it, close the connection; return when the thread ended."""
+        """Finish the message in hand, ack it, close the connection; return when the thread ended.
+
+        A handler still running after ``timeout`` s is not waited for: the worker is abandoned (its
+        daemon thread ends when the handler returns), it no longer blocks a worker of the same name,
+        and WorkerError says so.
+        """
         self.should_stop = True
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-            if thread.is_alive():
-                raise WorkerError(f'worker {self.name!r} did not stop within {timeout:g} s')
         with _registry_lock:
             if _registry.get(self.name) is self:
                 del _registry[self.name]
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            raise WorkerError(f'worker {self.name!r} did not stop within {timeout:g} s: a handler is still '
+                              'running; the worker is abandoned and its thread ends when the handler returns')
 
     def __enter__(self) -> Worker:
         return self.start()
