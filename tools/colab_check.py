@@ -51,6 +51,8 @@ STUB = '"""Stand-in for Colab\'s own module: its presence is what the notebooks 
 # The one output Colab prints that a checkout does not: the install line runs there, and IPython's %pip
 # always ends with this note.  The copies expect it in the install cell; nothing else is sanitized.
 COLAB_INSTALL_OUTPUT = 'Note: you may need to restart the kernel to use updated packages.\n'
+# Every %pip line of an install cell (the course's git+ line, and e.g. 06's ``celery~=5.7.0``).
+PIP_LINE_RE = re.compile(r"""run_line_magic\(\s*(['"])pip\1\s*,\s*(['"])install -q ([^'"]+)\2\s*\)""")
 
 
 class MissingPython(RuntimeError):
@@ -89,12 +91,32 @@ def course_dependencies() -> list[str]:
     return tomllib.loads((ROOT / 'pyproject.toml').read_text(encoding='utf-8'))['project']['dependencies']
 
 
-def build_venv(venv: Path) -> Path:
+def install_cell(nb: dict) -> dict:
+    """The notebook's first code cell: the one holding the Colab-guarded install lines."""
+    return next(cell for cell in nb['cells'] if cell['cell_type'] == 'code')
+
+
+def _source(cell: dict) -> str:
+    return ''.join(cell['source']) if isinstance(cell['source'], list) else cell['source']
+
+
+def extra_requirements(notebooks: list[Path]) -> list[str]:
+    """What the install cells add besides the course itself (e.g. 06's ``celery~=5.7.0``), sorted."""
+    found = set()
+    for path in notebooks:
+        source = _source(install_cell(json.loads(path.read_text(encoding='utf-8'))))
+        for match in PIP_LINE_RE.finditer(source):
+            found.update(spec for spec in match.group(3).split() if not spec.startswith('git+'))
+    return sorted(found)
+
+
+def build_venv(venv: Path, extras: list[str] = ()) -> Path:
     """Create (or refresh) the Colab-pinned venv; return its python.
 
-    The course's own dependencies (kombu) are installed here too, so that the notebooks' install line only
-    adds the course package: pip then prints on this machine what it prints on Colab (with ``-q``, nothing)
-    rather than remarks about this machine's package indexes.
+    The course's own dependencies (kombu) and the install cells' other packages (``extras``: celery) are
+    installed here too, under Colab's pins, which proves they resolve there; the notebooks' install lines
+    then only add the course package, and pip prints on this machine what it prints on Colab (with ``-q``,
+    nothing) rather than remarks about this machine's package indexes.
     """
     minor = colab_python()
     python = venv / 'bin' / 'python'
@@ -104,7 +126,7 @@ def build_venv(venv: Path) -> Path:
             raise MissingPython(f'no Python {minor} found (pyenv or PATH): Colab runs {minor}, the check needs it')
         subprocess.run([str(interpreter), '-m', 'venv', str(venv)], check=True)
     subprocess.run([str(python), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-compile',
-                    '-c', str(CONSTRAINTS), *PACKAGES, *course_dependencies()], check=True)
+                    '-c', str(CONSTRAINTS), *PACKAGES, *course_dependencies(), *extras], check=True)
     return python
 
 
@@ -138,13 +160,14 @@ def prepare_copies(notebooks: list[Path], dest: Path, target: str, alone: bool =
         folder = dest / path.stem if alone else dest
         folder.mkdir(parents=True, exist_ok=True)
         nb = json.loads(path.read_text(encoding='utf-8'))
-        first = next(cell for cell in nb['cells'] if cell['cell_type'] == 'code')
-        source = ''.join(first['source']) if isinstance(first['source'], list) else first['source']
+        first = install_cell(nb)
+        source = _source(first)
         if colab.COLAB_GUARD not in source or not colab.INSTALL_RE.search(source):
             raise SystemExit(f'{path.name}: its first code cell has no Colab-guarded install line')
         first['source'] = colab.INSTALL_RE.sub(lambda m: f'{m.group(1)}{target}{m.group(4)}', source, count=1)
-        if first.get('execution_count') is not None:
-            first['outputs'] = [{'name': 'stdout', 'output_type': 'stream', 'text': COLAB_INSTALL_OUTPUT}]
+        if first.get('execution_count') is not None:  # IPython's %pip prints its note once per line
+            notes = COLAB_INSTALL_OUTPUT * len(PIP_LINE_RE.findall(source))
+            first['outputs'] = [{'name': 'stdout', 'output_type': 'stream', 'text': notes}]
         copy = folder / path.name
         copy.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
         copies.append(copy)
@@ -175,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.notebooks:
         notebooks = [p for p in notebooks if p.name[:2] in args.notebooks]
     try:
-        python = build_venv(args.venv.resolve())
+        python = build_venv(args.venv.resolve(), extra_requirements(notebooks))
     except MissingPython as exc:
         say(str(exc))
         return 1 if os.environ.get('CI', '').lower() in ('1', 'true', 'yes') else 0
