@@ -192,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--venv', type=Path, default=ROOT / '.venvs' / 'colab')
     parser.add_argument('--notebooks', nargs='*', default=None, help='numbers, e.g. 00 05 (default: all)')
     parser.add_argument('--no-browser', action='store_true', help='skip the classic-Notebook click test')
+    parser.add_argument('--source', type=Path, default=ROOT / 'notebooks',
+                        help='where the notebooks are (default: notebooks/; e.g. re-executed scratch copies)')
     args = parser.parse_args(argv)
     start = time.monotonic()
-    notebooks = sorted((ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb'))
+    notebooks = sorted(args.source.glob('[0-9][0-9]_*.ipynb'))
     if args.notebooks:
         notebooks = [p for p in notebooks if p.name[:2] in args.notebooks]
     try:
