@@ -8,7 +8,8 @@ Usage (from the repository root; CI runs it from .ci/colab):
 What it builds, in order:
 
 1. a venv (``.venvs/colab``) on the Python that ``.ci/colab-constraints.txt`` names, holding Colab's
-   versions of the Jupyter stack (pip constraints from that one file), plus nbval and playwright;
+   versions of the Jupyter stack (pip constraints from that one file), plus nbval and playwright, the
+   course's dependencies and what the install cells add (06: celery), all resolved under those pins;
 2. a clone of the commit under test (``HEAD``) in a temporary folder: what Colab's install line gets;
 3. a kernelspec ``python3`` whose kernel imports a stand-in ``google.colab`` at start-up, so each
    notebook's guarded install cell really runs, its ``git+https://...`` target pointed at the clone;
