@@ -26,6 +26,7 @@ from .events import (
     QUARANTINED,
     RECONNECTED,
     REDELIVERED_NOTE,
+    SETTLED,
     UNACKED,
     UNROUTABLE,
     Event,
@@ -35,8 +36,6 @@ from .topology import Topology
 
 __all__ = ['CAUSES', 'COLUMNS', 'SETTLED', 'Explanation', 'QueueTally', 'Reconciliation', 'Unaccounted', 'reconcile',
            'expected_copies', 'wait_accounted']
-
-SETTLED = (ACKED, DEAD_LETTERED, QUARANTINED)
 
 #: The table's columns, in order (attribute names of QueueTally).
 COLUMNS = ('expected', 'delivered', 'acked', 'dead_lettered', 'quarantined', 'duplicates', 'unexpected',
@@ -353,29 +352,36 @@ class Unaccounted(TimeoutError):
         self.reconciliation = reconciliation
 
 
-def wait_accounted(topology: Topology, log: EventLog, timeout: float = 30.0, poll: float = 0.02,
+def wait_accounted(topology: Topology, log: EventLog, timeout: float = 30.0, every: float = 0.2,
                    progress: Callable[[int, int], None] | None = None, transport: str = '',
                    grace: float = 2.0) -> Reconciliation:
     """Wait until every expected copy has settled; return the reconciliation, or raise Unaccounted.
 
-    Call it once the producers have finished publishing; ``progress(settled, expected)``
-    is called (from this thread) after every look at the log.  A copy that was handled but
-    whose ack may not have arrived is waited for ``grace`` s of quiet (the broker may deliver
-    it again), then reported as unconfirmed rather than lost.
+    Call it once the producers have finished publishing.  The wait is on the log's running
+    counts (O(1) per event); ``progress(settled, expected)`` is called from this thread about
+    every ``every`` s.  A copy that was handled but whose ack may not have arrived (an unacked
+    event) is waited for ``grace`` s of quiet (the broker may deliver it again), then reported
+    as unconfirmed rather than lost.
     """
     deadline = time.monotonic() + timeout
     wanted = sum(len(ids) for ids in expected_copies(topology, log).values())
+    # Counts of events, not of copies: reaching ``wanted`` is when the reconciliation is worth reading.
+    seen = -1
     while True:
-        events = log.events()
-        done = sum(1 for event in events if event.kind in SETTLED
-                   or (event.kind == UNACKED and event.detail.startswith(HANDLED_NOTE)))
+        ready = log.watch(lambda lg, seen=seen: lg.settled() + lg.count(UNACKED) >= wanted and len(lg) != seen,
+                          min(every, max(0.0, deadline - time.monotonic())))
         if progress is not None:
-            progress(min(done, wanted), wanted)
-        if done >= wanted:
+            progress(min(log.settled(), wanted), wanted)
+        if ready:
+            seen = len(log)
             result = reconcile(topology, log, transport)
+            events = log.events()
             quiet = time.monotonic() - (events[-1].time if events else 0.0)
             if result.lost == 0 and (not result.causes('unconfirmed') or quiet > grace):
                 return result
+            if result.lost == 0:  # only unconfirmed copies: look again once the grace has passed
+                log.watch(lambda lg, seen=seen: len(lg) != seen, min(grace - quiet, deadline - time.monotonic()))
+                seen = -1
         if time.monotonic() > deadline:
             result = reconcile(topology, log, transport)
             missing = [item for item in result.explanations if item.problem == 'lost']
@@ -383,4 +389,3 @@ def wait_accounted(topology: Topology, log: EventLog, timeout: float = 30.0, pol
             more = f' (and {len(missing) - 5} more)' if len(missing) > 5 else ''
             raise Unaccounted(f'after {timeout:g} s, {result.lost} expected copies have not settled: {shown}{more}',
                               result)
-        time.sleep(poll)
