@@ -118,7 +118,7 @@ class Publisher:
         self._retry_reason = ''
 
         def note(exc: BaseException, interval: float) -> None:
-            self._retry_reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self._retry_reason = config.one_line(exc)
         return {**RETRY_POLICY, 'errback': note}
 
     def _receipt(self, message_id: str, routing_key: str) -> Receipt:

@@ -34,11 +34,11 @@ from .events import (
 )
 from .topology import Topology
 
-__all__ = ['CAUSES', 'COLUMNS', 'SETTLED', 'Explanation', 'QueueTally', 'Reconciliation', 'Unaccounted', 'reconcile',
+__all__ = ['CAUSES', 'TABLE_COLUMNS', 'Explanation', 'QueueTally', 'Reconciliation', 'Unaccounted', 'reconcile',
            'expected_copies', 'wait_accounted']
 
 #: The table's columns, in order (attribute names of QueueTally).
-COLUMNS = ('expected', 'delivered', 'acked', 'dead_lettered', 'quarantined', 'duplicates', 'unexpected',
+TABLE_COLUMNS = ('expected', 'delivered', 'acked', 'dead_lettered', 'quarantined', 'duplicates', 'unexpected',
            'lost')
 
 
@@ -107,7 +107,7 @@ class QueueTally:
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict (column order)."""
-        return {name: getattr(self, name) for name in COLUMNS}
+        return {name: getattr(self, name) for name in TABLE_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class Reconciliation:
         """Totals and per-queue counters as plain data (for JSON)."""
         return {
             'published': self.published, 'unroutable': self.unroutable,
-            **{column: self._total(column) for column in COLUMNS},
+            **{column: self._total(column) for column in TABLE_COLUMNS},
             'queues': {tally.queue: tally.as_dict() for tally in self.queues},
             'ok': self.ok,
             'causes': {'duplicates': self.causes('duplicate'), 'lost': self.causes('lost'),
@@ -185,16 +185,16 @@ class Reconciliation:
     def table(self) -> str:
         """A deterministic text table: one row per queue, a total row, and a verdict line."""
         width = max([len('queue'), len('total'), *(len(t.queue) for t in self.queues)])
-        heads = [c.replace('_', '-') for c in COLUMNS]
+        heads = [c.replace('_', '-') for c in TABLE_COLUMNS]
         sizes = [max(len(h), 5) for h in heads]
         rule = '-' * (width + sum(size + 2 for size in sizes))
         lines = [f'published: {self.published}, unroutable: {self.unroutable}',
                  'queue'.ljust(width) + ''.join(f'  {h:>{s}}' for h, s in zip(heads, sizes)), rule]
         for tally in self.queues:
             lines.append(tally.queue.ljust(width)
-                         + ''.join(f'  {getattr(tally, c):>{s}}' for c, s in zip(COLUMNS, sizes)))
+                         + ''.join(f'  {getattr(tally, c):>{s}}' for c, s in zip(TABLE_COLUMNS, sizes)))
         lines.append(rule)
-        lines.append('total'.ljust(width) + ''.join(f'  {self._total(c):>{s}}' for c, s in zip(COLUMNS, sizes)))
+        lines.append('total'.ljust(width) + ''.join(f'  {self._total(c):>{s}}' for c, s in zip(TABLE_COLUMNS, sizes)))
         verdict = ('every message accounted for' if self.ok else
                    f'NOT reconciled: lost {self.lost}, duplicates {self.duplicates}, unexpected {self.unexpected}')
         lines.append(f'{"✅" if self.ok else "❌"} {verdict}')
