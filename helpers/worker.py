@@ -295,7 +295,8 @@ class Worker(ThreadedConsumer):
         with _registry_lock:
             previous = _registry.get(self.name)
         if previous is not None and previous is not self and previous.is_running:
-            previous.stop()
+            with suppress(WorkerError):  # its handler is stuck: stop() abandoned it, so start anyway
+                previous.stop()
         super().start(timeout)
         with _registry_lock:
             _registry[self.name] = self
@@ -305,11 +306,21 @@ class Worker(ThreadedConsumer):
         self._close_dead_letters()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish the message in hand, ack it, close the connection; return when the thread ended."""
-        super().stop(timeout)
-        with _registry_lock:
-            if _registry.get(self.name) is self:
-                del _registry[self.name]
+        """Finish the message in hand, ack it, close the connection; return when the thread ended.
+
+        A handler still running after ``timeout`` s is not waited for: the worker is abandoned (its
+        daemon thread ends when the handler returns), it no longer blocks a worker of the same name,
+        and WorkerError says so.
+        """
+        try:
+            super().stop(timeout)
+        except WorkerError as exc:
+            raise WorkerError(f'{exc}: a handler is still running; the worker is abandoned and its thread '
+                              'ends when the handler returns') from None
+        finally:
+            with _registry_lock:
+                if _registry.get(self.name) is self:
+                    del _registry[self.name]
 
     def __repr__(self) -> str:
         state = 'running' if self.is_running else 'stopped'
