@@ -195,11 +195,15 @@ class Reconciliation:
                          + ''.join(f'  {getattr(tally, c):>{s}}' for c, s in zip(TABLE_COLUMNS, sizes)))
         lines.append(rule)
         lines.append('total'.ljust(width) + ''.join(f'  {self._total(c):>{s}}' for c, s in zip(TABLE_COLUMNS, sizes)))
-        verdict = ('every message accounted for' if self.ok else
-                   f'NOT reconciled: lost {self.lost}, duplicates {self.duplicates}, unexpected {self.unexpected}')
-        lines.append(f'{"✅" if self.ok else "❌"} {verdict}')
+        lines.append(self.verdict())
         lines += self.why_lines()
         return '\n'.join(lines)
+
+    def verdict(self) -> str:
+        """One line: ✅ when every message is accounted for, else ❌ with the lost, duplicate and unexpected counts."""
+        if self.ok:
+            return '✅ every message accounted for'
+        return f'❌ NOT reconciled: lost {self.lost}, duplicates {self.duplicates}, unexpected {self.unexpected}'
 
     def why_lines(self, limit: int = 10) -> list[str]:
         """Each duplicate's and lost copy's cause, counted, then up to ``limit`` copies by name."""
