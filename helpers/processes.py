@@ -214,7 +214,8 @@ class WorkerFleet:
 
     def wait_acked(self, count: int, timeout: float = 30.0) -> None:
         """Block until ``count`` acks in total were reported."""
-        self.wait_until(lambda: sum(self.acked_ids().values()) >= count, timeout, f'{count} acked messages')
+        self.wait_until(lambda: sum(p.log.count(ACKED) for p in self.processes) >= count, timeout,
+                        f'{count} acked messages')
 
     def wait_received(self, message_id: str, timeout: float = 30.0) -> WorkerProcess:
         """Block until some process received ``message_id``; return that process."""
