@@ -25,6 +25,7 @@ __all__ = ['Spread', 'bench_topology', 'fill', 'helpers_rate', 'prefetch_rates',
 
 ROUTING_KEY = 'bench.item'
 TICK = 100  # report progress every this many messages (cheap next to a message)
+TICK_SECONDS = 0.1  # ...and while draining, about this often
 
 Tick = Callable[[int], None]
 
@@ -89,12 +90,13 @@ def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeou
     shown = 0
     worker.start()
     try:
-        while len(log) < 2 * count:  # one delivered and one acked event per message
+        # One delivered and one acked event per message; the wait wakes on each event (O(1) to check)
+        # and at least every TICK_SECONDS, to show progress and to notice a worker that stopped.
+        while not log.watch(lambda lg: len(lg) >= 2 * count, TICK_SECONDS):
             if time.monotonic() > deadline or not worker.is_running:
                 raise TimeoutError(f'the worker handled {log.count(ACKED)} of {count} messages in {timeout:g} s')
-            time.sleep(0.005)
-            tick(len(log) // 2 - shown)
-            shown = len(log) // 2
+            tick(log.count(ACKED) - shown)
+            shown = log.count(ACKED)
     finally:
         worker.stop()
     tick(count - shown)

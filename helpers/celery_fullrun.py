@@ -17,9 +17,9 @@ from . import config
 from .celery_app import make_app
 from .celery_events import CeleryEvents
 from .celery_workers import CeleryWorker, quiet_celery_logging
-from .events import EventLog
+from .events import SETTLED, EventLog
 from .fullrun import RunResult, scenario
-from .reconcile import SETTLED, wait_accounted
+from .reconcile import wait_accounted
 from .topology import MEDIA, Topology
 
 __all__ = ['celery_full_run', 'main']

@@ -15,10 +15,12 @@ from kombu import Connection
 
 __all__ = [
     'DEFAULT_URL', 'BrokerError', 'BrokerInfo', 'broker_url', 'transport_of',
-    'safe_url', 'connect', 'check_broker', 'quiet_kombu_logging',
+    'safe_url', 'connect', 'check_broker', 'quiet_kombu_logging', 'one_line', 'MEMORY_IS_PRIVATE',
 ]
 
 DEFAULT_URL = 'memory://'
+#: Why memory:// cannot be shared between processes.
+MEMORY_IS_PRIVATE = 'memory:// lives inside this Python process: no other process can reach its queues'
 TRANSPORTS = {'memory': 'memory', 'amqp': 'amqp', 'amqps': 'amqp', 'pyamqp': 'amqp',
               'redis': 'redis', 'rediss': 'redis'}  # amqps:// and rediss:// use TLS
 
@@ -173,6 +175,12 @@ def _other_protocol(url: str, transport: str, timeout: float) -> str:
     return ''
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     lowered = text.lower()
@@ -182,7 +190,7 @@ def _reason(exc: BaseException) -> str:
         return f'nothing answered ({text}); is the broker running?'
     if isinstance(exc, socket.gaierror) or 'name or service' in lowered:
         return f'the host name could not be resolved ({text})'
-    return text.splitlines()[0]
+    return one_line(exc)
 
 
 def quiet_kombu_logging() -> None:

@@ -21,13 +21,11 @@ from .fullrun import RunResult, full_run
 from .producer import Publisher
 from .progress import Bars
 from .reconcile import Reconciliation, Unaccounted, reconcile, wait_accounted
+from .seed import SEED_MESSAGES
 from .topology import MEDIA, SEED
 from .worker import Delivery, Worker
 
-__all__ = ['SEED_MESSAGES', 'seed_scenario', 'seed_flow', 'report', 'main']
-
-#: The seed tutorial's two messages.
-SEED_MESSAGES = (('video.upload', {'file': 'movie.mp4'}), ('user.login', {'user': 'admin'}))
+__all__ = ['seed_scenario', 'seed_flow', 'report', 'main']
 
 
 def _transcode(body: Any, delivery: Delivery) -> str:

@@ -20,10 +20,10 @@ from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNR
 from .topology import Topology, matches
 from .widget_view import Ticker, WidgetView, drop_thread_sends, handles_kernel_messages, snapshot_frame
 
-__all__ = ['COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'svg_img', 'LiveDiagram', 'DiagramSVG']
+__all__ = ['BOX_COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'svg_img', 'LiveDiagram', 'DiagramSVG']
 
 #: The per-queue counters shown in each queue box: (event kind, column label).
-COLUMNS = ((DELIVERED, 'delivered'), (ACKED, 'acked'), (DEAD_LETTERED, 'dead-lettered'),
+BOX_COLUMNS = ((DELIVERED, 'delivered'), (ACKED, 'acked'), (DEAD_LETTERED, 'dead-lettered'),
            (QUARANTINED, 'quarantined'))
 
 DEFAULT_WIDTH = 940
@@ -182,7 +182,7 @@ def _layout(topology: Topology, width: float, title: str | None) -> _Layout:
     names = topology.queue_names
     # The dead-letter queue's name may run into its (empty) delivered/acked columns.
     name_w = max([130.0, *(_width_of(name, 13) + 2 * NAME_PAD for name in names)])
-    q_w = name_w + COL_W * len(COLUMNS) + 10
+    q_w = name_w + COL_W * len(BOX_COLUMNS) + 10
     ex_w = max(170.0, _width_of(topology.exchange_name, 14) + 28)
     keys = [key for _queue, key in topology.bindings] or ['']
     straight = max(_width_of(key or '""', 11.5, mono=True) for key in keys) + 34
@@ -273,7 +273,7 @@ def _edges(topology: Topology, lay: _Layout, lit: set[tuple[str, str]]) -> list[
 
 def _counter_cells(lay: _Layout, y: float, values: list[int], first: int = 0) -> list[str]:
     cells = []
-    for (kind, _label_text), (col, value) in list(zip(COLUMNS, enumerate(values)))[first:]:
+    for (kind, _label_text), (col, value) in list(zip(BOX_COLUMNS, enumerate(values)))[first:]:
         fill = MUTED if not value else {DEAD_LETTERED: BAD, QUARANTINED: WARN}.get(kind, INK)
         right = lay.q_x + lay.name_w + COL_W * (col + 1) - 8
         cells.append(_label(right, y, str(value), size=15, fill=fill, anchor='end', weight='bold'))
@@ -282,13 +282,13 @@ def _counter_cells(lay: _Layout, y: float, values: list[int], first: int = 0) ->
 
 def _queues(lay: _Layout, tally: Counter, route: LastRoute) -> list[str]:
     parts = [_label(lay.q_x + NAME_PAD, lay.top - 10, 'queue', size=11, fill=MUTED)]
-    for col, (_kind, text) in enumerate(COLUMNS):
+    for col, (_kind, text) in enumerate(BOX_COLUMNS):
         right = lay.q_x + lay.name_w + COL_W * (col + 1) - 8
         parts.append(_label(right, lay.top - 10, text, size=11, fill=MUTED, anchor='end'))
     for name, y, h in lay.rows:
         on = name in route.queues
-        values = [tally[name, kind] for kind, _text in COLUMNS]
-        data = {f'data_{text.replace("-", "_")}': v for (_kind, text), v in zip(COLUMNS, values)}
+        values = [tally[name, kind] for kind, _text in BOX_COLUMNS]
+        data = {f'data_{text.replace("-", "_")}': v for (_kind, text), v in zip(BOX_COLUMNS, values)}
         parts.append(f'<g class="queue" {_attrs(data_queue=name, data_lit=str(on).lower(), **data)}>')
         parts.append(_rect(lay.q_x, y, lay.q_w, h, fill=LIT_FILL if on else QUEUE_FILL,
                            stroke=LIT if on else QUEUE_STROKE, width=2.5 if on else 1.5))
@@ -301,7 +301,7 @@ def _queues(lay: _Layout, tally: Counter, route: LastRoute) -> list[str]:
 def _dead_letters(topology: Topology, lay: _Layout, tally: Counter, kinds: Counter) -> list[str]:
     name, y = topology.dead_letter_queue_name, lay.dlq_y
     values = [tally[name, DELIVERED], tally[name, ACKED], kinds[DEAD_LETTERED], kinds[QUARANTINED]]
-    data = {f'data_{text.replace("-", "_")}': v for (_kind, text), v in zip(COLUMNS, values)}
+    data = {f'data_{text.replace("-", "_")}': v for (_kind, text), v in zip(BOX_COLUMNS, values)}
     x = lay.q_x + NAME_PAD + 6
     last_bottom = lay.rows[-1][1] + lay.rows[-1][2] if lay.rows else lay.top
     return [f'<g class="dead-letter-queue" {_attrs(data_queue=name, **data)}>',

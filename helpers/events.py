@@ -5,6 +5,7 @@ for the events they expect, then print a sorted summary from the main thread.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -13,8 +14,10 @@ from typing import NamedTuple
 
 __all__ = [
     'PUBLISHED', 'UNROUTABLE', 'DELIVERED', 'ACKED', 'RETRIED', 'DEAD_LETTERED', 'QUARANTINED',
-    'UNACKED', 'RECONNECTED', 'KINDS', 'REDELIVERED_NOTE', 'HANDLED_NOTE', 'Event', 'EventLog',
+    'UNACKED', 'RECONNECTED', 'KINDS', 'SETTLED', 'REDELIVERED_NOTE', 'HANDLED_NOTE', 'Event', 'EventLog',
 ]
+
+logger = logging.getLogger(__name__)
 
 PUBLISHED = 'published'          # a producer handed the message to the exchange
 UNROUTABLE = 'unroutable'        # ...and no queue was bound to receive it
@@ -28,6 +31,9 @@ RECONNECTED = 'reconnected'      # a worker lost its broker connection and consu
 # Details a worker gives a delivered or unacked event, read by the reconciliation.
 REDELIVERED_NOTE = 'redelivered: the broker delivered it before and did not get an ack'
 HANDLED_NOTE = 'handled, but the connection dropped while acking; whether the ack arrived is unknown'
+#: A copy is *settled* in a queue once it has one of these outcomes there.  An unacked delivery is
+#: not settled: the broker delivers the copy again (a new delivered event) and that one settles.
+SETTLED = (ACKED, DEAD_LETTERED, QUARANTINED)
 KINDS = (PUBLISHED, UNROUTABLE, DELIVERED, ACKED, RETRIED, DEAD_LETTERED, QUARANTINED, UNACKED, RECONNECTED)
 
 
@@ -47,34 +53,35 @@ _monotonic = time.monotonic
 
 
 class EventLog:
-    """An append-only, thread-safe list of events with waiting and summaries."""
+    """An append-only, thread-safe list of events with running counts, waiting and summaries."""
 
     def __init__(self) -> None:
         self._events: list[Event] = []
+        self._tally: Counter[tuple[str, str]] = Counter()  # (queue, kind) -> n, kept as events arrive
+        self._kinds: Counter[str] = Counter()                # kind -> n
         # Re-entrant: a wait_until condition may call events() or count().
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._waiting = 0  # threads inside wait_until; record() only notifies when there are some
+        self._waiting = 0  # threads inside watch(); record() only notifies when there are some
         self._listeners: list[Callable[[Event], None]] = []
 
     def record(self, kind: str, message_id: str, routing_key: str = '', queue: str = '',
                detail: str = '') -> Event:
-        """Append one event and wake anyone waiting; returns the event."""
+        """Append one event, count it and wake anyone waiting; returns the event."""
         # The worker's hot path (two events per message): keep it lean.
         event = _new_event(Event, (kind, message_id, routing_key, queue, _monotonic(), detail))
-        # list.append is atomic, and a reader copies the list in one step (both under the GIL);
-        # the lock is only needed to wake threads blocked in wait_until, which count themselves
-        # in _waiting before they look at the events.
-        self._events.append(event)
-        if self._waiting:
-            with self._changed:
+        with self._changed:
+            self._events.append(event)
+            self._tally[queue, kind] += 1
+            self._kinds[kind] += 1
+            if self._waiting:
                 self._changed.notify_all()
         if self._listeners:
             for listener in list(self._listeners):
                 try:
                     listener(event)
-                except Exception:  # a broken view must never break a worker
-                    pass
+                except Exception:  # a broken view must never break a worker, nor go unnoticed
+                    logger.exception('an event listener failed on %s %s', kind, message_id)
         return event
 
     def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
@@ -86,6 +93,8 @@ class EventLog:
         """Forget every event."""
         with self._changed:
             self._events.clear()
+            self._tally.clear()
+            self._kinds.clear()
 
     def __len__(self) -> int:
         return len(self._events)
@@ -98,16 +107,27 @@ class EventLog:
                 if (kind is None or e.kind == kind) and (queue is None or e.queue == queue)]
 
     def count(self, kind: str | None = None, queue: str | None = None) -> int:
-        """How many events of this kind (and queue) there are."""
-        return len(self.events(kind, queue))
+        """How many events of this kind (and queue) there are; O(1), from the running counts."""
+        with self._changed:
+            if kind is None:
+                return len(self._events) if queue is None else sum(
+                    n for (q, _k), n in self._tally.items() if q == queue)
+            return self._kinds[kind] if queue is None else self._tally[queue, kind]
+
+    def settled(self, queues: Iterable[str] | None = None) -> int:
+        """How many copies have been settled (acked, dead-lettered or quarantined), in ``queues`` or anywhere."""
+        return self._total(SETTLED, queues)
 
     def ids(self, kind: str, queue: str | None = None) -> list[str]:
         """The message ids of the matching events, in the order they happened."""
         return [e.message_id for e in self.events(kind, queue)]
 
-    def wait_until(self, condition: Callable[[EventLog], bool], timeout: float = 10.0,
-                   what: str = 'the expected events') -> None:
-        """Block until ``condition(self)`` is true; raise TimeoutError after ``timeout`` s."""
+    def watch(self, condition: Callable[[EventLog], bool], timeout: float) -> bool:
+        """Block until ``condition(self)`` is true or ``timeout`` s have passed; whether it is true.
+
+        The condition is checked once now and once after each new event, so it should be cheap:
+        ``count``, ``settled`` and ``len`` are O(1).
+        """
         deadline = time.monotonic() + timeout
         with self._changed:
             self._waiting += 1
@@ -115,34 +135,42 @@ class EventLog:
                 while not condition(self):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise TimeoutError(f'waited {timeout:g} s for {what}; the log has {self.counts()}')
+                        return False
                     self._changed.wait(remaining)
+                return True
             finally:
                 self._waiting -= 1
+
+    def wait_until(self, condition: Callable[[EventLog], bool], timeout: float = 10.0,
+                   what: str = 'the expected events') -> None:
+        """Block until ``condition(self)`` is true; raise TimeoutError after ``timeout`` s."""
+        if not self.watch(condition, timeout):
+            raise TimeoutError(f'waited {timeout:g} s for {what}; the log has {self.counts()}')
 
     def wait_for(self, kind: str, count: int, queue: str | None = None,
                  timeout: float = 10.0) -> None:
         """Block until at least ``count`` events of ``kind`` (in ``queue``) are logged."""
         where = f' in {queue}' if queue else ''
-        self.wait_until(lambda log: log._count_locked(kind, queue) >= count, timeout,
+        self.wait_until(lambda log: log.count(kind, queue) >= count, timeout,
                         what=f'{count} {kind!r} events{where}')
 
     def wait_settled(self, queues: Iterable[str] | None = None, timeout: float = 10.0) -> None:
-        """Block until every delivery has ended: acked, dead-lettered, quarantined or unacked (it comes again)."""
-        def settled(log: EventLog) -> bool:
-            tally = Counter(e.kind for e in log._events
-                            if queues is None or e.queue in queues)
-            done = tally[ACKED] + tally[DEAD_LETTERED] + tally[QUARANTINED] + tally[UNACKED]
-            return done >= tally[DELIVERED]
-        self.wait_until(settled, timeout, what='every delivered message to be settled')
+        """Block until no delivery is in progress: each one settled, or ended unacked (it comes again)."""
+        queues = None if queues is None else tuple(queues)
+        self.wait_until(lambda log: log._total((*SETTLED, UNACKED), queues) >= log._total((DELIVERED,), queues),
+                        timeout, what='every delivered message to be settled')
 
-    def _count_locked(self, kind: str, queue: str | None) -> int:
-        return sum(1 for e in self._events if e.kind == kind and (queue is None or e.queue == queue))
+    def _total(self, kinds: Iterable[str], queues: Iterable[str] | None) -> int:
+        """Events of any of ``kinds``, in ``queues`` (None: any queue); O(1) per kind and queue."""
+        with self._changed:
+            if queues is None:
+                return sum(self._kinds[kind] for kind in kinds)
+            return sum(self._tally[queue, kind] for kind in kinds for queue in queues)
 
     def counts(self) -> dict[tuple[str, str], int]:
         """{(queue, kind): n}, sorted; producer events have queue ''."""
-        tally = Counter((e.queue, e.kind) for e in self._events)
-        return dict(sorted(tally.items()))
+        with self._changed:
+            return dict(sorted(self._tally.items()))
 
     def per_queue(self, kind: str) -> dict[str, int]:
         """{queue: number of ``kind`` events}, sorted by queue."""

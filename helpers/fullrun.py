@@ -11,16 +11,14 @@ import itertools
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 from . import config
-from .events import PUBLISHED, EventLog
+from .events import PUBLISHED, SETTLED, EventLog
 from .producer import Publisher
-from .reconcile import SETTLED, Reconciliation, wait_accounted
+from .reconcile import Reconciliation, wait_accounted
 from .topology import MEDIA, Topology
 from .worker import Delivery, Worker
 
@@ -98,19 +96,6 @@ def _publish(url: str, topology: Topology, log: EventLog, name: str,
         errors.append(exc)
 
 
-class _Tally:
-    """Published messages and settled copies in a log, counted incrementally (cheap on long runs)."""
-
-    def __init__(self, log: EventLog) -> None:
-        self.log, self.seen, self.kinds = log, 0, Counter()
-
-    def __call__(self) -> tuple[int, int]:
-        events = self.log.events()
-        self.kinds.update(map(attrgetter('kind'), events[self.seen:]))
-        self.seen = len(events)
-        return self.kinds[PUBLISHED], sum(self.kinds[kind] for kind in SETTLED)
-
-
 def full_run(url: str | None = None, messages: int = 200, workers: int = 4, producers: int = 2, *,
              topology: Topology = MEDIA, prefetch: int = 1, work_seconds: float = 0.0,
              corrupt_rate: float = 0.0, seed: int = 4, log: EventLog | None = None, reset: bool = True,
@@ -148,14 +133,13 @@ def full_run(url: str | None = None, messages: int = 200, workers: int = 4, prod
         start = time.monotonic()
         for thread in threads:
             thread.start()
-        tally = _Tally(log)
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.2)
-                report(*tally(), expected)
+                report(log.count(PUBLISHED), log.settled(), expected)
         if errors:
             raise errors[0]
-        published = tally()[0]
+        published = log.count(PUBLISHED)
         result = wait_accounted(topology, log, timeout=timeout,
                                 progress=lambda settled, wanted: report(published, settled, wanted))
         seconds = max((e.time for e in log.events() if e.kind in SETTLED), default=start) - start

@@ -11,7 +11,7 @@ from typing import Optional
 
 import ipywidgets as widgets
 
-from helpers.topology import SEED, KeyError_, Topology, matches, split_words, validate_routing_key
+from helpers.topology import SEED, TopicKeyError, Topology, matches, split_words, validate_routing_key
 from helpers.widget_view import WidgetView, snapshot_field, snapshot_frame, snapshot_pre
 
 __all__ = ['PROMPT', 'explain_key', 'why', 'KeyTester']
@@ -25,7 +25,7 @@ def explain_key(routing_key: str, topology: Topology = SEED) -> str:
         return PROMPT
     try:
         validate_routing_key(routing_key)
-    except KeyError_ as exc:
+    except TopicKeyError as exc:
         return f'⚠ {exc}'
     words = split_words(routing_key)
     plural = '' if len(words) == 1 else 's'

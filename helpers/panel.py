@@ -24,7 +24,7 @@ import ipywidgets as widgets
 
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
 from .producer import Publisher, Receipt
-from .topology import SEED, KeyError_, Topology, validate_routing_key
+from .topology import SEED, TopicKeyError, Topology, validate_routing_key
 from .widget_view import (
     Ticker,
     WidgetView,
@@ -243,7 +243,7 @@ class ControlPanel(WidgetView):
         try:
             validate_routing_key(routing_key)
             body = parse_payload(self.payload_box.value if payload is None else payload)
-        except (KeyError_, PayloadError) as exc:
+        except (TopicKeyError, PayloadError) as exc:
             self._set_status(f'⚠ nothing published: {exc}')
             return None
         try:

@@ -1,14 +1,14 @@
 """Worker processes started, watched and stopped from a notebook (05_scaling_out).
 
 Each process runs ``python -m helpers.worker --json`` and prints one JSON line
-per event.  A reader thread per process (it never prints) turns those lines
-into events in the process's own EventLog, so the notebook waits on events as
-it does for worker threads, and learns which process handled which message.
+per event (``helpers.worker_cli`` writes and reads them).  A reader thread per
+process (it never prints) turns those lines into events in the process's own
+EventLog, so the notebook waits on events as it does for worker threads, and
+learns which process handled which message.
 """
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +23,7 @@ from pathlib import Path
 from . import config
 from .events import ACKED, DELIVERED, EventLog
 from .topology import Topology
+from .worker_cli import READY, STOPPED, read_line
 
 __all__ = ['WorkerProcess', 'WorkerFleet', 'worker_command', 'needs_rabbitmq']
 
@@ -34,7 +35,7 @@ def needs_rabbitmq(url: str | None = None) -> str:
     transport = config.transport_of(url)
     if transport == 'amqp':
         return ''
-    why = {'memory': "memory:// lives inside this Python process: no other process can reach its queues",
+    why = {'memory': config.MEMORY_IS_PRIVATE,
            'redis': "redis:// gives unacked messages back only after a visibility timeout (1 h)"}
     return f'skipped on {transport}://: {why[transport]}; set BROKER_URL=amqp://... to run it'
 
@@ -82,14 +83,13 @@ class WorkerProcess:
 
     def _read(self) -> None:
         for line in self.popen.stdout:
-            try:
-                fields = json.loads(line)
-            except ValueError:
+            fields = read_line(line)
+            if fields is None:
                 continue  # not one of ours
-            kind = fields.get('kind')
-            if kind == 'ready':
+            kind = fields['kind']
+            if kind == READY:
                 self._ready.set()
-            elif kind == 'stopped':
+            elif kind == STOPPED:
                 self.stopped_line = fields
             else:
                 self.log.record(kind, fields.get('message_id', ''), fields.get('routing_key', ''),
@@ -213,7 +213,8 @@ class WorkerFleet:
 
     def wait_acked(self, count: int, timeout: float = 30.0) -> None:
         """Block until ``count`` acks in total were reported."""
-        self.wait_until(lambda: sum(self.acked_ids().values()) >= count, timeout, f'{count} acked messages')
+        self.wait_until(lambda: sum(p.log.count(ACKED) for p in self.processes) >= count, timeout,
+                        f'{count} acked messages')
 
     def wait_received(self, message_id: str, timeout: float = 30.0) -> WorkerProcess:
         """Block until some process received ``message_id``; return that process."""

@@ -27,6 +27,7 @@ from .events import (
     RECONNECTED,
     REDELIVERED_NOTE,
     RETRIED,
+    SETTLED,
     UNACKED,
     UNROUTABLE,
     Event,
@@ -34,13 +35,11 @@ from .events import (
 )
 from .topology import Topology
 
-__all__ = ['CAUSES', 'COLUMNS', 'SETTLED', 'Explanation', 'QueueTally', 'Reconciliation', 'Unaccounted', 'reconcile',
+__all__ = ['CAUSES', 'TABLE_COLUMNS', 'Explanation', 'QueueTally', 'Reconciliation', 'Unaccounted', 'reconcile',
            'expected_copies', 'wait_accounted']
 
-SETTLED = (ACKED, DEAD_LETTERED, QUARANTINED)
-
 #: The table's columns, in order (attribute names of QueueTally).
-COLUMNS = ('expected', 'delivered', 'acked', 'dead_lettered', 'quarantined', 'duplicates', 'unexpected',
+TABLE_COLUMNS = ('expected', 'delivered', 'acked', 'dead_lettered', 'quarantined', 'duplicates', 'unexpected',
            'lost')
 
 
@@ -111,7 +110,7 @@ class QueueTally:
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict (column order)."""
-        return {name: getattr(self, name) for name in COLUMNS}
+        return {name: getattr(self, name) for name in TABLE_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ class Reconciliation:
         """Totals and per-queue counters as plain data (for JSON)."""
         return {
             'published': self.published, 'unroutable': self.unroutable,
-            **{column: self._total(column) for column in COLUMNS},
+            **{column: self._total(column) for column in TABLE_COLUMNS},
             'queues': {tally.queue: tally.as_dict() for tally in self.queues},
             'ok': self.ok,
             'causes': {'duplicates': self.causes('duplicate'), 'lost': self.causes('lost'),
@@ -189,21 +188,25 @@ class Reconciliation:
     def table(self) -> str:
         """A deterministic text table: one row per queue, a total row, and a verdict line."""
         width = max([len('queue'), len('total'), *(len(t.queue) for t in self.queues)])
-        heads = [c.replace('_', '-') for c in COLUMNS]
+        heads = [c.replace('_', '-') for c in TABLE_COLUMNS]
         sizes = [max(len(h), 5) for h in heads]
         rule = '-' * (width + sum(size + 2 for size in sizes))
         lines = [f'published: {self.published}, unroutable: {self.unroutable}',
                  'queue'.ljust(width) + ''.join(f'  {h:>{s}}' for h, s in zip(heads, sizes)), rule]
         for tally in self.queues:
             lines.append(tally.queue.ljust(width)
-                         + ''.join(f'  {getattr(tally, c):>{s}}' for c, s in zip(COLUMNS, sizes)))
+                         + ''.join(f'  {getattr(tally, c):>{s}}' for c, s in zip(TABLE_COLUMNS, sizes)))
         lines.append(rule)
-        lines.append('total'.ljust(width) + ''.join(f'  {self._total(c):>{s}}' for c, s in zip(COLUMNS, sizes)))
-        verdict = ('every message accounted for' if self.ok else
-                   f'NOT reconciled: lost {self.lost}, duplicates {self.duplicates}, unexpected {self.unexpected}')
-        lines.append(f'{"✅" if self.ok else "❌"} {verdict}')
+        lines.append('total'.ljust(width) + ''.join(f'  {self._total(c):>{s}}' for c, s in zip(TABLE_COLUMNS, sizes)))
+        lines.append(self.verdict())
         lines += self.why_lines()
         return '\n'.join(lines)
+
+    def verdict(self) -> str:
+        """One line: ✅ when every message is accounted for, else ❌ with the lost, duplicate and unexpected counts."""
+        if self.ok:
+            return '✅ every message accounted for'
+        return f'❌ NOT reconciled: lost {self.lost}, duplicates {self.duplicates}, unexpected {self.unexpected}'
 
     def why_lines(self, limit: int = 10) -> list[str]:
         """Each duplicate's and lost copy's cause, counted, then up to ``limit`` copies by name."""
@@ -358,29 +361,36 @@ class Unaccounted(TimeoutError):
         self.reconciliation = reconciliation
 
 
-def wait_accounted(topology: Topology, log: EventLog, timeout: float = 30.0, poll: float = 0.02,
+def wait_accounted(topology: Topology, log: EventLog, timeout: float = 30.0, every: float = 0.2,
                    progress: Callable[[int, int], None] | None = None, transport: str = '',
                    grace: float = 2.0) -> Reconciliation:
     """Wait until every expected copy has settled; return the reconciliation, or raise Unaccounted.
 
-    Call it once the producers have finished publishing; ``progress(settled, expected)``
-    is called (from this thread) after every look at the log.  A copy that was handled but
-    whose ack may not have arrived is waited for ``grace`` s of quiet (the broker may deliver
-    it again), then reported as unconfirmed rather than lost.
+    Call it once the producers have finished publishing.  The wait is on the log's running
+    counts (O(1) per event); ``progress(settled, expected)`` is called from this thread about
+    every ``every`` s.  A copy that was handled but whose ack may not have arrived (an unacked
+    event) is waited for ``grace`` s of quiet (the broker may deliver it again), then reported
+    as unconfirmed rather than lost.
     """
     deadline = time.monotonic() + timeout
     wanted = sum(len(ids) for ids in expected_copies(topology, log).values())
+    # Counts of events, not of copies: reaching ``wanted`` is when the reconciliation is worth reading.
+    seen = -1
     while True:
-        events = log.events()
-        done = sum(1 for event in events if event.kind in SETTLED
-                   or (event.kind == UNACKED and event.detail.startswith(HANDLED_NOTE)))
+        ready = log.watch(lambda lg, seen=seen: lg.settled() + lg.count(UNACKED) >= wanted and len(lg) != seen,
+                          min(every, max(0.0, deadline - time.monotonic())))
         if progress is not None:
-            progress(min(done, wanted), wanted)
-        if done >= wanted:
+            progress(min(log.settled(), wanted), wanted)
+        if ready:
+            seen = len(log)
             result = reconcile(topology, log, transport)
+            events = log.events()
             quiet = time.monotonic() - (events[-1].time if events else 0.0)
             if result.lost == 0 and (not result.causes('unconfirmed') or quiet > grace):
                 return result
+            if result.lost == 0:  # only unconfirmed copies: look again once the grace has passed
+                log.watch(lambda lg, seen=seen: len(lg) != seen, min(grace - quiet, deadline - time.monotonic()))
+                seen = -1
         if time.monotonic() > deadline:
             result = reconcile(topology, log, transport)
             missing = [item for item in result.explanations if item.problem == 'lost']
@@ -388,4 +398,3 @@ def wait_accounted(topology: Topology, log: EventLog, timeout: float = 30.0, pol
             more = f' (and {len(missing) - 5} more)' if len(missing) > 5 else ''
             raise Unaccounted(f'after {timeout:g} s, {result.lost} expected copies have not settled: {shown}{more}',
                               result)
-        time.sleep(poll)

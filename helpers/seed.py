@@ -13,15 +13,12 @@ for real work.
 """
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from kombu.mixins import ConsumerMixin
-
 from . import config
 from .events import ACKED, DELIVERED, EventLog
+from .runner import ThreadedConsumer
 from .topology import SEED, Topology
 
 __all__ = ['UNKNOWN_QUEUE', 'TRANSCODED', 'AUDITED', 'FAILED', 'SEED_MESSAGES', 'SeedWorker']
@@ -37,10 +34,7 @@ SEED_MESSAGES = (
     ('user.login', {'id': 'seed0002', 'user': 'admin'}),
 )
 
-SAFETY_INTERVAL = 0.05  # how often an idle worker checks should_stop (kombu's default: 1 s)
-
-
-class SeedWorker(ConsumerMixin):
+class SeedWorker(ThreadedConsumer):
     """The tutorial's worker: one consumer over every queue, one callback, branches on the routing key."""
 
     def __init__(self, url: str | None = None, *, topology: Topology = SEED, log: EventLog | None = None,
@@ -48,18 +42,14 @@ class SeedWorker(ConsumerMixin):
         self.topology = topology
         self.log = log if log is not None else EventLog()
         self.transcode = transcode or (lambda payload: None)  # the seed slept 0.5 s here
-        self.connection = config.connect(url)
-        self.should_stop = False
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.url = config.broker_url(url)
+        self.connection = config.connect(self.url)
+        super().__init__('the seed worker', 'helpers-seed-worker')
 
     def get_consumers(self, Consumer, channel) -> list:
         """The seed's design: ONE consumer over all the queues, with one callback."""
         return [Consumer(queues=self.topology.queues(), accept=['json'], prefetch_count=1,
                          callbacks=[self.process_task])]
-
-    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
-        self._ready.set()
 
     def process_task(self, body: Any, message) -> None:
         """The seed's callback: which branch runs depends only on words in the routing key."""
@@ -77,39 +67,9 @@ class SeedWorker(ConsumerMixin):
         except Exception as exc:  # the seed logs the error and does nothing else: no ack, no reject
             self.log.record(FAILED, task_id, routing_key, UNKNOWN_QUEUE, f'{type(exc).__name__}: {exc}')
 
-    # -- a background thread, as in the seed (but one that can be stopped and joined) --
-
-    def start(self, timeout: float = 10.0) -> SeedWorker:
-        """Consume in a background thread; return once the consumer is ready."""
-        if self._thread is not None and self._thread.is_alive():
-            return self
-        self.should_stop = False
-        self._ready.clear()
-        self._thread = threading.Thread(target=self.run, kwargs={'safety_interval': SAFETY_INTERVAL},
-                                        name='helpers-seed-worker', daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.01):
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f'the seed worker could not start on {config.safe_url(self.connection.as_uri())}')
-        return self
+    # -- a background thread, as in the seed (but one that can be stopped and joined: ThreadedConsumer) --
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the thread to stop and wait for it (the seed set should_stop and never waited)."""
-        self.should_stop = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError(f'the seed worker did not stop within {timeout:g} s')
+        super().stop(timeout)
         self.connection.release()
-
-    @property
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def __enter__(self) -> SeedWorker:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()

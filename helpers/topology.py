@@ -15,7 +15,7 @@ from kombu import Exchange, Queue, binding
 from . import namespace
 
 __all__ = [
-    'KeyError_', 'RoutingKeyError', 'BindingKeyError', 'Topology', 'SEED', 'MEDIA',
+    'TopicKeyError', 'RoutingKeyError', 'BindingKeyError', 'Topology', 'SEED', 'MEDIA',
     'matches', 'route', 'split_words', 'validate_routing_key', 'validate_binding_key',
     'virtual_matches',
 ]
@@ -25,15 +25,15 @@ DEAD_LETTER_KEY = 'dead_letter'
 WILDCARDS = ('*', '#')
 
 
-class KeyError_(ValueError):
+class TopicKeyError(ValueError):
     """A routing or binding key a learner most likely did not mean."""
 
 
-class RoutingKeyError(KeyError_):
+class RoutingKeyError(TopicKeyError):
     """A routing key (used when publishing) that is malformed or a likely mistake."""
 
 
-class BindingKeyError(KeyError_):
+class BindingKeyError(TopicKeyError):
     """A binding key (used when binding a queue) that is malformed or a likely mistake."""
 
 
@@ -84,7 +84,7 @@ def _char_name(ch: str) -> str:
     return f'U+{code:04X}' + (f' ({_CONTROL_NAMES[code]})' if code in _CONTROL_NAMES else '')
 
 
-def _check_common(key, kind: str, error: type[KeyError_]) -> str:
+def _check_common(key, kind: str, error: type[TopicKeyError]) -> str:
     if not isinstance(key, str):
         raise error(f'{kind} must be a string, not {type(key).__name__}: {key!r}')
     size = len(key.encode('utf-8'))

@@ -8,17 +8,12 @@ be decoded (or is not JSON) is quarantined the same way instead of being
 acked and dropped.  The worker records every outcome in an EventLog and never
 prints.
 
-Run it as a separate process (how a class scales out on RabbitMQ)::
-
-    python -m helpers.worker --broker amqp://guest:guest@localhost// --queues video_queue,audit_queue
+Run it as a separate process (how a class scales out on RabbitMQ) with
+``python -m helpers.worker``; the command line is ``helpers.worker_cli``.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import os
-import signal
 import sys
 import threading
 import time
@@ -28,7 +23,6 @@ from functools import partial
 from typing import Any, NamedTuple, Union
 
 from kombu import Consumer, Producer
-from kombu.mixins import ConsumerMixin
 
 from . import config
 from .events import (
@@ -43,10 +37,11 @@ from .events import (
     UNACKED,
     EventLog,
 )
+from .runner import ThreadedConsumer
 from .topology import DEAD_LETTER_KEY, SEED, Topology
 
 __all__ = ['Delivery', 'HANDLED_NOTE', 'Handler', 'MADE_UP_ID', 'REDELIVERED_NOTE', 'Worker', 'WorkerError',
-           'made_up_id', 'running_workers', 'stop_all', 'main']
+           'made_up_id', 'running_workers', 'stop_all']
 
 
 class Delivery(NamedTuple):
@@ -92,9 +87,6 @@ AGAIN = {
 }
 
 
-# How often an idle worker checks whether it should stop (kombu's default is 1 s).
-SAFETY_INTERVAL = 0.05
-
 _registry: dict[str, Worker] = {}
 _registry_lock = threading.Lock()
 
@@ -111,7 +103,7 @@ def stop_all() -> None:
         worker.stop()
 
 
-class Worker(ConsumerMixin):
+class Worker(ThreadedConsumer):
     """Consume ``queues`` of ``topology`` with one handler per queue, in a thread or in the foreground.
 
     ``handlers`` is one callable for every queue or a ``{queue: callable}``
@@ -141,10 +133,7 @@ class Worker(ConsumerMixin):
         self.accept = list(accept)
         self.connection = config.connect(self.url)
         self.connect_max_retries = 2
-        self.should_stop = False
-        self.last_error: BaseException | None = None
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(f'worker {name!r}', f'helpers-worker-{name}')
         self._dead_letters: Producer | None = None
         self._handled = False  # the message in hand was handled (its ack is what remains)
 
@@ -173,7 +162,7 @@ class Worker(ConsumerMixin):
     def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
         self.connect_max_retries = None  # once running, ride out broker restarts
         if self._ready.is_set():  # ready before: the connection was lost and is back
-            why = f' ({_one_line(self.last_error)})' if self.last_error else ''
+            why = f' ({config.one_line(self.last_error)})' if self.last_error else ''
             for queue in self.queue_names:
                 self.log.record(RECONNECTED, '', '', queue,
                                 f'worker {self.name!r} lost its broker connection{why} and reconnected; '
@@ -191,7 +180,7 @@ class Worker(ConsumerMixin):
             if self._ready.is_set():
                 raise  # ConsumerMixin tries again
             # kombu would retry it for ever; the broker's reason will not change, so say it now.
-            raise WorkerError(f'the broker refused to set up the queues: {_one_line(exc)}') from exc
+            raise WorkerError(f'the broker refused to set up the queues: {config.one_line(exc)}') from exc
 
     @contextmanager
     def extra_context(self, connection, channel):
@@ -242,7 +231,7 @@ class Worker(ConsumerMixin):
         except self.connection.connection_errors as exc:  # from the ack or the dead-letter publish
             done = HANDLED_NOTE if self._handled else 'the connection dropped before the message was acked'
             self.log.record(UNACKED, message_id, routing_key, queue,
-                            f'{done} ({_one_line(exc)}); ' + AGAIN[self.transport])
+                            f'{done} ({config.one_line(exc)}); ' + AGAIN[self.transport])
             raise  # ConsumerMixin reconnects
 
     def _settle(self, queue: str, message, message_id: str, routing_key: str) -> None:
@@ -258,7 +247,7 @@ class Worker(ConsumerMixin):
             body = message.decode()
         except Exception as exc:
             self._park(message, queue, message_id, routing_key, QUARANTINED,
-                       f'cannot decode {message.content_type!r} body: {_one_line(exc)}', attempts=0)
+                       f'cannot decode {message.content_type!r} body: {config.one_line(exc)}', attempts=0)
             return
         handler = self.handlers[queue]
         redelivered, headers = bool(delivery_info.get('redelivered')), message.headers or {}
@@ -269,7 +258,7 @@ class Worker(ConsumerMixin):
             try:
                 result = handler(body, delivery)
             except Exception as exc:
-                reason = f'{type(exc).__name__}: {_one_line(exc)}'
+                reason = f'{type(exc).__name__}: {config.one_line(exc)}'
                 if attempt > self.max_retries:
                     self._park(message, queue, message_id, routing_key, DEAD_LETTERED,
                                f'handler failed {attempt} times; last error {reason}', attempt)
@@ -297,11 +286,9 @@ class Worker(ConsumerMixin):
         message.ack()
         self.log.record(kind, message_id, routing_key, queue, reason)
 
-    # -- running in a background thread ----------------------------------------
+    # -- running in a background thread (ThreadedConsumer), one per name ---------
 
-    @property
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    Error = WorkerError
 
     def start(self, timeout: float = 10.0) -> Worker:
         """Consume in a background thread; return once consuming (stops a same-named worker first)."""
@@ -310,30 +297,13 @@ class Worker(ConsumerMixin):
         if previous is not None and previous is not self and previous.is_running:
             with suppress(WorkerError):  # its handler is stuck: stop() abandoned it, so start anyway
                 previous.stop()
-        if self.is_running:
-            return self
-        self.should_stop = False
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._run_in_thread, name=f'helpers-worker-{self.name}',
-                                        daemon=True)
-        self._thread.start()
+        super().start(timeout)
         with _registry_lock:
             _registry[self.name] = self
-        deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.01):
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                why = _one_line(self.last_error) if self.last_error else f'not consuming after {timeout:g} s'
-                raise WorkerError(f'worker {self.name!r} could not start on {config.safe_url(self.url)}: {why}')
         return self
 
-    def _run_in_thread(self) -> None:
-        try:
-            self.run(safety_interval=SAFETY_INTERVAL)
-        except Exception as exc:  # reported by start() or kept for stop()
-            self.last_error = exc if isinstance(exc, WorkerError) or self.last_error is None else self.last_error
-        finally:
-            self._close_dead_letters()
+    def on_thread_end(self) -> None:
+        self._close_dead_letters()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the message in hand, ack it, close the connection; return when the thread ended.
@@ -342,22 +312,15 @@ class Worker(ConsumerMixin):
         daemon thread ends when the handler returns), it no longer blocks a worker of the same name,
         and WorkerError says so.
         """
-        self.should_stop = True
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-        with _registry_lock:
-            if _registry.get(self.name) is self:
-                del _registry[self.name]
-        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            raise WorkerError(f'worker {self.name!r} did not stop within {timeout:g} s: a handler is still '
-                              'running; the worker is abandoned and its thread ends when the handler returns')
-
-    def __enter__(self) -> Worker:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+        try:
+            super().stop(timeout)
+        except WorkerError as exc:
+            raise WorkerError(f'{exc}: a handler is still running; the worker is abandoned and its thread '
+                              'ends when the handler returns') from None
+        finally:
+            with _registry_lock:
+                if _registry.get(self.name) is self:
+                    del _registry[self.name]
 
     def __repr__(self) -> str:
         state = 'running' if self.is_running else 'stopped'
@@ -389,98 +352,6 @@ def _check_settings(topology: Topology, prefetch_count: int, max_retries: int) -
                              'dots, dashes and underscores')
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run a worker in the foreground until SIGINT or SIGTERM."""
-    parser = argparse.ArgumentParser(prog='python -m helpers.worker', description=main.__doc__)
-    parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
-    parser.add_argument('--queues', default=None, help='comma-separated queue names (default: all)')
-    parser.add_argument('--topology', default='seed', choices=['seed', 'media'])
-    parser.add_argument('--exchange', default=None,
-                        help="use this exchange name instead of the topology's (e.g. one per student)")
-    parser.add_argument('--bind', action='append', default=None, metavar='QUEUE=KEY',
-                        help="bind QUEUE with binding KEY instead of the topology's bindings (repeatable)")
-    parser.add_argument('--prefetch', type=int, default=1)
-    parser.add_argument('--work-seconds', type=float, default=0.0,
-                        help='simulated work per message (a JSON body {"work_seconds": s} overrides it)')
-    parser.add_argument('--name', default='cli')
-    parser.add_argument('--json', action='store_true', help='print one JSON object per line (for programs)')
-    parser.add_argument('--stop-on-eof', action='store_true',
-                        help='also stop when standard input closes (the parent process ended)')
-    args = parser.parse_args(argv)
-    if not 0 <= args.work_seconds < float('inf'):
-        parser.error(f'--work-seconds {args.work_seconds:g}: give a number of seconds, 0 or more')
-
-    from . import topology as topologies
-    topo = topologies.MEDIA if args.topology == 'media' else topologies.SEED
-    try:
-        topo = _custom_topology(topo, args.exchange, args.bind)
-    except ValueError as exc:
-        parser.error(str(exc))
-    queues = args.queues.split(',') if args.queues else None
-
-    def work(body: Any, delivery: Delivery) -> str | None:
-        seconds = args.work_seconds
-        if isinstance(body, dict) and isinstance(body.get('work_seconds'), (int, float)):
-            seconds = body['work_seconds']
-        if seconds:
-            time.sleep(seconds)
-        return 'redelivered' if delivery.redelivered else None
-
-    def say(kind: str, text: str, **fields: Any) -> None:
-        if args.json:
-            print(json.dumps({'kind': kind, 'worker': args.name, 'pid': os.getpid(), **fields}), flush=True)
-        else:
-            print(text, flush=True)
-
-    log = EventLog()
-    log.subscribe(lambda e: say(e.kind, f'{e.kind:>13} {e.queue or "-":<16} {e.routing_key:<20} {e.message_id}'
-                                + (f'  ({e.detail})' if e.detail else ''),
-                                queue=e.queue, routing_key=e.routing_key, message_id=e.message_id,
-                                detail=e.detail))
-    try:
-        worker = Worker(args.broker, queues, topology=topo, handlers=work, log=log,
-                        prefetch_count=args.prefetch, name=args.name)
-    except ValueError as exc:
-        parser.error(str(exc))
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    if args.stop_on_eof:
-        threading.Thread(target=lambda: (sys.stdin.read(), stopping.set()), daemon=True).start()
-    try:
-        worker.start()
-    except (WorkerError, config.BrokerError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
-    say('ready', f'ready: {worker!r} (Ctrl+C to stop)', queues=worker.queue_names)
-    stopping.wait()
-    worker.stop()
-    counts = {'acked': log.count(ACKED), 'dead_lettered': log.count(DEAD_LETTERED),
-              'quarantined': log.count(QUARANTINED)}
-    say('stopped', f'stopped: {counts["acked"]} acked, {counts["dead_lettered"]} dead-lettered, '
-                   f'{counts["quarantined"]} quarantined', **counts)
-    return 0
-
-
-def _custom_topology(topo: Topology, exchange: str | None, binds: list[str] | None) -> Topology:
-    """``topo`` with another exchange name and/or other (queue, binding key) pairs."""
-    if binds:
-        pairs = []
-        for item in binds:
-            queue, sep, key = item.partition('=')
-            if not sep or not queue:
-                raise ValueError(f'--bind {item!r}: write QUEUE=KEY, as in --bind video_queue=video.#')
-            pairs.append((queue, key))
-        topo = Topology(exchange or topo.exchange_name, tuple(pairs))
-    elif exchange:
-        topo = Topology(exchange, topo.bindings)
-    return topo
-
-
-if __name__ == '__main__':
+if __name__ == '__main__':  # python -m helpers.worker: the command line lives in worker_cli
+    from helpers.worker_cli import main
     sys.exit(main())

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers.diagram import COLUMNS, DiagramSVG, LiveDiagram, last_route, render_svg
+from helpers.diagram import BOX_COLUMNS, DiagramSVG, LiveDiagram, last_route, render_svg
 from helpers.events import (
     ACKED,
     DEAD_LETTERED,
@@ -48,7 +48,7 @@ def groups(root: ET.Element, cls: str) -> list[ET.Element]:
 
 
 def counters(element: ET.Element) -> dict[str, int]:
-    return {text: int(element.get(f'data-{text}')) for _kind, text in COLUMNS}
+    return {text: int(element.get(f'data-{text}')) for _kind, text in BOX_COLUMNS}
 
 
 def queue_counts(root: ET.Element) -> dict[str, dict[str, int]]:
@@ -130,7 +130,7 @@ def test_queue_counters_equal_the_event_log(topology):
     counts = queue_counts(parse(render_svg(topology, log)))
     assert set(counts) == set(topology.queue_names)
     for queue in topology.queue_names:
-        assert counts[queue] == {text: log.count(kind, queue) for kind, text in COLUMNS}, queue
+        assert counts[queue] == {text: log.count(kind, queue) for kind, text in BOX_COLUMNS}, queue
     assert sum(c['delivered'] for c in counts.values()) == log.count(DELIVERED) > 0
 
 

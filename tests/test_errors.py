@@ -15,7 +15,8 @@ from kombu import Queue
 from helpers import config
 from helpers.config import BrokerError, check_broker
 from helpers.topology import SEED, Topology
-from helpers.worker import Worker, WorkerError, main
+from helpers.worker import Worker, WorkerError
+from helpers.worker_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,9 +22,9 @@ from conftest import BROKERS, declared, require_broker
 from test_faults import drop_my_connections, drop_my_redis_connections
 
 from helpers import config
-from helpers.events import ACKED, RECONNECTED, EventLog
+from helpers.events import ACKED, RECONNECTED, SETTLED, EventLog
 from helpers.producer import Publisher
-from helpers.reconcile import SETTLED, reconcile
+from helpers.reconcile import reconcile
 from helpers.redis_check import locate
 from helpers.topology import SEED
 from helpers.worker import Worker

@@ -17,7 +17,8 @@ from helpers.events import ACKED, DEAD_LETTERED, EventLog
 from helpers.processes import worker_command
 from helpers.producer import Publisher
 from helpers.topology import MEDIA, SEED, Topology
-from helpers.worker import Worker, _custom_topology
+from helpers.worker import Worker
+from helpers.worker_cli import custom_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,13 +93,13 @@ def test_two_learners_never_share_a_broker_name(monkeypatch):
     assert not mine['ada'] & mine['bob']
 
 
-def test_the_cli_worker_maps_its_custom_topology(monkeypatch):
+def test_the_cli_worker_maps_itscustom_topology(monkeypatch):
     """05's processes get logical names on their command line and LAB_NAMESPACE from the environment."""
     monkeypatch.setenv('LAB_NAMESPACE', 'ada')
     work = Topology('scaling_out', (('transcode_queue', 'video.#'),))
     command = worker_command(work)
     assert 'scaling_out' in command and 'transcode_queue=video.#' in command
-    topo = _custom_topology(SEED, 'scaling_out', ['transcode_queue=video.#'])
+    topo = custom_topology(SEED, 'scaling_out', ['transcode_queue=video.#'])
     assert topo.queue('transcode_queue').name == 'ada.scaling_out.transcode_queue'
 
 

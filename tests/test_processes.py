@@ -15,7 +15,7 @@ from conftest import BROKERS, declared, require_broker
 from helpers.processes import WorkerFleet, needs_rabbitmq, worker_command
 from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
-from helpers.worker import _custom_topology
+from helpers.worker_cli import custom_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
     (None, ['jobs=video.#'], 'media_exchange', (('jobs', 'video.#'),)),
     ('x', ['a=video.*', 'a=image.*', 'b=#'], 'x', (('a', 'video.*'), ('a', 'image.*'), ('b', '#'))),
 ])
-def test_custom_topology(exchange, binds, expected_exchange, expected_bindings):
-    topology = _custom_topology(SEED, exchange, binds)
+def testcustom_topology(exchange, binds, expected_exchange, expected_bindings):
+    topology = custom_topology(SEED, exchange, binds)
     assert (topology.exchange_name, topology.bindings) == (expected_exchange, expected_bindings)
 
 
@@ -36,9 +36,9 @@ def test_custom_topology(exchange, binds, expected_exchange, expected_bindings):
     ('=video.#', 'write QUEUE=KEY'),
     ('jobs=video.*x', 'wildcard must be a whole word'),
 ])
-def test_custom_topology_rejects(bind, message):
+def testcustom_topology_rejects(bind, message):
     with pytest.raises(ValueError, match=message):
-        _custom_topology(SEED, None, [bind])
+        custom_topology(SEED, None, [bind])
 
 
 def test_worker_command_round_trips_through_the_cli_options():
@@ -48,7 +48,7 @@ def test_worker_command_round_trips_through_the_cli_options():
                        '--bind', 'transcode_queue=video.#', '--bind', 'transcode_queue=audio.#',
                        '--queues', 'transcode_queue', '--prefetch', '3', '--name', 'w2', '--work-seconds', '0.5']
     binds = [command[i + 1] for i, arg in enumerate(command) if arg == '--bind']
-    assert _custom_topology(SEED, 'scaling_out', binds) == topology
+    assert custom_topology(SEED, 'scaling_out', binds) == topology
 
 
 @pytest.mark.parametrize('url, skipped', [

@@ -231,3 +231,13 @@ def test_a_flagged_redelivery_logged_before_the_first_ack_is_still_a_lost_ack():
     log.record(ACKED, 'm1', 'user.login', 'audit_queue')
     log.record(ACKED, 'm1', 'user.login', 'audit_queue')
     assert reconcile(SEED, log).causes('duplicate') == {'lost_ack': 1}
+
+
+def test_the_verdict_is_the_tables_line_after_the_totals():
+    log = EventLog()
+    for kind, queue in [(PUBLISHED, ''), (DELIVERED, 'video_queue'), (ACKED, 'video_queue'), (ACKED, 'video_queue')]:
+        log.record(kind, 'm1', 'video.upload', queue)  # acked twice in video_queue, never in audit_queue
+    result = reconcile(SEED, log)
+    lines = result.table().splitlines()
+    assert result.verdict() == '❌ NOT reconciled: lost 1, duplicates 1, unexpected 0'
+    assert lines[lines.index(result.verdict()) - 1].startswith('total')

@@ -1,0 +1,84 @@
+"""A kombu consumer run in a background thread: start() returns once it consumes, stop() waits for it (02_worker).
+
+``Worker`` and the seed's ``SeedWorker`` both consume this way, so a notebook
+cell can start one, publish, wait on the event log and stop it again.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from kombu.mixins import ConsumerMixin
+
+from . import config
+
+__all__ = ['SAFETY_INTERVAL', 'ThreadedConsumer']
+
+#: How often an idle consumer checks whether it should stop (kombu's default is 1 s).
+SAFETY_INTERVAL = 0.05
+
+
+class ThreadedConsumer(ConsumerMixin):
+    """``ConsumerMixin.run`` in a daemon thread; subclasses give ``url``, ``connection`` and ``get_consumers``."""
+
+    #: The exception start() and stop() raise; a subclass may name its own.
+    Error: type[Exception] = RuntimeError
+    url: str
+
+    def __init__(self, label: str, thread_name: str) -> None:
+        self.label = label              # how messages name this consumer, e.g. "worker 'w1'"
+        self.thread_name = thread_name  # threads are named helpers-... so tests can find leftovers
+        self.should_stop = False
+        self.last_error: BaseException | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
+        self._ready.set()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 10.0) -> ThreadedConsumer:
+        """Consume in a background thread; return once consuming, or raise ``Error`` saying why not."""
+        if self.is_running:
+            return self
+        self.should_stop = False
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run_in_thread, name=self.thread_name, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.01):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                why = config.one_line(self.last_error) if self.last_error else f'not consuming after {timeout:g} s'
+                raise self.Error(f'{self.label} could not start on {config.safe_url(self.url)}: {why}')
+        return self
+
+    def _run_in_thread(self) -> None:
+        try:
+            self.run(safety_interval=SAFETY_INTERVAL)
+        except Exception as exc:  # reported by start() or kept for stop(); an earlier cause stays unless this is ours
+            if self.last_error is None or isinstance(exc, self.Error):
+                self.last_error = exc
+        finally:
+            self.on_thread_end()
+
+    def on_thread_end(self) -> None:
+        """Called in the thread after consuming ended, however it ended."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to stop (it finishes the message in hand) and wait for it."""
+        self.should_stop = True
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                raise self.Error(f'{self.label} did not stop within {timeout:g} s')
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

@@ -1,0 +1,65 @@
+"""The worker command: its JSON lines read back as they were written, the broker checked before it starts."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from conftest import BROKERS, require_broker
+
+from helpers.events import Event
+from helpers.worker_cli import READY, event_fields, event_line, read_line
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_an_event_line_reads_back_as_written():
+    event = Event('acked', 'p1-0001', 'video.upload', 'video_queue', 1.0, 'transcoded "x"\nok')
+    fields = read_line(event_line(event.kind, 'w1', **event_fields(event)) + '\n')
+    assert fields is not None and fields['kind'] == 'acked' and fields['worker'] == 'w1'
+    assert {key: fields[key] for key in ('queue', 'routing_key', 'message_id', 'detail')} == event_fields(event)
+
+
+@pytest.mark.parametrize('line', ['ready: <Worker ...>', '', '[1, 2]', '{"worker": "w1"}', '{"kind": 3}'])
+def test_a_line_that_is_not_an_event_line_reads_as_none(line):
+    assert read_line(line) is None
+
+
+def _worker(url: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'helpers.worker', '--broker', url, '--json', '--stop-on-eof'],
+                          cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_warns_that_memory_reaches_no_other_process():
+    done = _worker('memory://')
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith('warning: memory:// lives inside this Python process: no other process can reach')
+    assert read_line(done.stdout.splitlines()[0])['kind'] == READY
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    return require_broker(BROKERS['amqp'])
+
+
+def _with(url: str, password: str | None = None, vhost: str | None = None) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if password is not None:
+        user = (parts.username or 'guest')
+        netloc = f'{user}:{password}@{parts.hostname}:{parts.port or 5672}'
+    return urlunsplit(parts._replace(netloc=netloc, path=f'/{vhost}' if vhost is not None else parts.path))
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize(('change', 'says'), [
+    (dict(password='not-the-password'), 'the user name or password was refused'),
+    (dict(vhost='no_such_vhost_h4'), 'vhost no_such_vhost_h4 not found'),
+])
+def test_the_cli_says_what_is_wrong_with_the_broker_in_one_line(amqp_url, change, says):
+    done = _worker(_with(amqp_url, **change))
+    assert done.returncode == 2 and done.stdout == ''
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith('error: cannot use the amqp broker at ') and says in line
