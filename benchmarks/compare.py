@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import threading
 import time
@@ -101,7 +100,7 @@ def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, tim
                     raise TimeoutError(f'the bare loop handled {len(times)} of {count} messages in {timeout:g} s')
                 try:
                     conn.drain_events(timeout=1)
-                except socket.timeout:
+                except TimeoutError:
                     pass
                 if len(times) - shown >= TICK:
                     tick(len(times) - shown)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
-from typing import Callable, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 __all__ = [
     'PUBLISHED', 'UNROUTABLE', 'DELIVERED', 'ACKED', 'RETRIED', 'DEAD_LETTERED', 'QUARANTINED',

@@ -17,8 +17,8 @@ import itertools
 import json
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable, Iterable
+from typing import Any, Optional, Union
 
 import ipywidgets as widgets
 

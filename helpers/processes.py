@@ -17,9 +17,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable
 
 from . import config
 from .events import ACKED, DELIVERED, EventLog

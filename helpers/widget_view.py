@@ -21,8 +21,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable
-from typing import Callable
+from collections.abc import Callable, Iterable
 
 import ipywidgets as widgets
 

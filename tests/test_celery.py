@@ -168,7 +168,8 @@ def test_a_retry_through_the_topic_exchange_is_copied_again():
             CeleryWorker.stop_all(crew)
     assert log.per_queue(ACKED) == {'audit_queue': 2, 'video_queue': 2}
     assert log.per_queue('retried') == {'audit_queue': 1, 'video_queue': 1}
-    assert reconcile(MEDIA, log).duplicates == 2
+    rec = reconcile(MEDIA, log)
+    assert rec.duplicates == 2 and rec.causes('duplicate') == {'task_retry': 2}
 
 
 def test_stopped_celery_workers_leave_no_thread_behind():

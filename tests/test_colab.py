@@ -224,3 +224,25 @@ def test_a_notebook_without_the_guarded_install_is_refused(tmp_path):
     path.write_text(colab._dumps(nb), encoding='utf-8')
     with pytest.raises(SystemExit, match='no Colab-guarded install line'):
         colab_check.prepare_copies([path], tmp_path / 'run', 'git+file:///x')
+
+
+def test_a_second_pip_line_is_preinstalled_and_expected_once_more(tmp_path):
+    nb = convention_notebook('06_more')
+    nb['cells'][2]['source'].append("    get_ipython().run_line_magic('pip', 'install -q celery~=5.7.0')\n")
+    path = tmp_path / '06_more.ipynb'
+    path.write_text(colab._dumps(nb), encoding='utf-8')
+    plain = tmp_path / '00_intro.ipynb'
+    plain.write_text(colab._dumps(convention_notebook('00_intro')), encoding='utf-8')
+    assert colab_check.extra_requirements([plain, path]) == ['celery~=5.7.0']
+    assert colab_check.extra_requirements([plain]) == []
+    copy, = colab_check.prepare_copies([path], tmp_path / 'run', 'git+file:///tmp/clone@0123abcd')
+    install = json.loads(copy.read_text())['cells'][2]
+    assert "install -q celery~=5.7.0')" in ''.join(install['source']), 'the second line is left as it is'
+    assert install['outputs'] == [{'name': 'stdout', 'output_type': 'stream',
+                                   'text': colab_check.COLAB_INSTALL_OUTPUT * 2}]
+
+
+def test_the_course_install_cells_add_only_celery_pinned_as_requirements_pin_it():
+    extras = colab_check.extra_requirements(sorted((ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb')))
+    assert extras == ['celery~=5.7.0']
+    assert set(extras) <= set((ROOT / 'requirements.txt').read_text().split())

@@ -8,7 +8,8 @@ Usage (from the repository root; CI runs it from .ci/colab):
 What it builds, in order:
 
 1. a venv (``.venvs/colab``) on the Python that ``.ci/colab-constraints.txt`` names, holding Colab's
-   versions of the Jupyter stack (pip constraints from that one file), plus nbval and playwright;
+   versions of the Jupyter stack (pip constraints from that one file), plus nbval and playwright, the
+   course's dependencies and what the install cells add (06: celery), all resolved under those pins;
 2. a clone of the commit under test (``HEAD``) in a temporary folder: what Colab's install line gets;
 3. a kernelspec ``python3`` whose kernel imports a stand-in ``google.colab`` at start-up, so each
    notebook's guarded install cell really runs, its ``git+https://...`` target pointed at the clone;
@@ -50,7 +51,11 @@ PACKAGES = ['ipykernel', 'ipython', 'ipywidgets', 'widgetsnbextension', 'jupyter
 STUB = '"""Stand-in for Colab\'s own module: its presence is what the notebooks test (tools/colab_check.py)."""\n'
 # The one output Colab prints that a checkout does not: the install line runs there, and IPython's %pip
 # always ends with this note.  The copies expect it in the install cell; nothing else is sanitized.
+# The check's time budget on a fresh clone, venv build included (README, CI).  Over it, the check says so.
+BUDGET_S = 240
 COLAB_INSTALL_OUTPUT = 'Note: you may need to restart the kernel to use updated packages.\n'
+# Every %pip line of an install cell (the course's git+ line, and e.g. 06's ``celery~=5.7.0``).
+PIP_LINE_RE = re.compile(r"""run_line_magic\(\s*(['"])pip\1\s*,\s*(['"])install -q ([^'"]+)\2\s*\)""")
 
 
 class MissingPython(RuntimeError):
@@ -89,12 +94,32 @@ def course_dependencies() -> list[str]:
     return tomllib.loads((ROOT / 'pyproject.toml').read_text(encoding='utf-8'))['project']['dependencies']
 
 
-def build_venv(venv: Path) -> Path:
+def install_cell(nb: dict) -> dict:
+    """The notebook's first code cell: the one holding the Colab-guarded install lines."""
+    return next(cell for cell in nb['cells'] if cell['cell_type'] == 'code')
+
+
+def _source(cell: dict) -> str:
+    return ''.join(cell['source']) if isinstance(cell['source'], list) else cell['source']
+
+
+def extra_requirements(notebooks: list[Path]) -> list[str]:
+    """What the install cells add besides the course itself (e.g. 06's ``celery~=5.7.0``), sorted."""
+    found = set()
+    for path in notebooks:
+        source = _source(install_cell(json.loads(path.read_text(encoding='utf-8'))))
+        for match in PIP_LINE_RE.finditer(source):
+            found.update(spec for spec in match.group(3).split() if not spec.startswith('git+'))
+    return sorted(found)
+
+
+def build_venv(venv: Path, extras: list[str] = ()) -> Path:
     """Create (or refresh) the Colab-pinned venv; return its python.
 
-    The course's own dependencies (kombu) are installed here too, so that the notebooks' install line only
-    adds the course package: pip then prints on this machine what it prints on Colab (with ``-q``, nothing)
-    rather than remarks about this machine's package indexes.
+    The course's own dependencies (kombu) and the install cells' other packages (``extras``: celery) are
+    installed here too, under Colab's pins, which proves they resolve there; the notebooks' install lines
+    then only add the course package, and pip prints on this machine what it prints on Colab (with ``-q``,
+    nothing) rather than remarks about this machine's package indexes.
     """
     minor = colab_python()
     python = venv / 'bin' / 'python'
@@ -104,7 +129,7 @@ def build_venv(venv: Path) -> Path:
             raise MissingPython(f'no Python {minor} found (pyenv or PATH): Colab runs {minor}, the check needs it')
         subprocess.run([str(interpreter), '-m', 'venv', str(venv)], check=True)
     subprocess.run([str(python), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-compile',
-                    '-c', str(CONSTRAINTS), *PACKAGES, *course_dependencies()], check=True)
+                    '-c', str(CONSTRAINTS), *PACKAGES, *course_dependencies(), *extras], check=True)
     return python
 
 
@@ -138,13 +163,14 @@ def prepare_copies(notebooks: list[Path], dest: Path, target: str, alone: bool =
         folder = dest / path.stem if alone else dest
         folder.mkdir(parents=True, exist_ok=True)
         nb = json.loads(path.read_text(encoding='utf-8'))
-        first = next(cell for cell in nb['cells'] if cell['cell_type'] == 'code')
-        source = ''.join(first['source']) if isinstance(first['source'], list) else first['source']
+        first = install_cell(nb)
+        source = _source(first)
         if colab.COLAB_GUARD not in source or not colab.INSTALL_RE.search(source):
             raise SystemExit(f'{path.name}: its first code cell has no Colab-guarded install line')
         first['source'] = colab.INSTALL_RE.sub(lambda m: f'{m.group(1)}{target}{m.group(4)}', source, count=1)
-        if first.get('execution_count') is not None:
-            first['outputs'] = [{'name': 'stdout', 'output_type': 'stream', 'text': COLAB_INSTALL_OUTPUT}]
+        if first.get('execution_count') is not None:  # IPython's %pip prints its note once per line
+            notes = COLAB_INSTALL_OUTPUT * len(PIP_LINE_RE.findall(source))
+            first['outputs'] = [{'name': 'stdout', 'output_type': 'stream', 'text': notes}]
         copy = folder / path.name
         copy.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
         copies.append(copy)
@@ -169,13 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--venv', type=Path, default=ROOT / '.venvs' / 'colab')
     parser.add_argument('--notebooks', nargs='*', default=None, help='numbers, e.g. 00 05 (default: all)')
     parser.add_argument('--no-browser', action='store_true', help='skip the classic-Notebook click test')
+    parser.add_argument('--source', type=Path, default=ROOT / 'notebooks',
+                        help='where the notebooks are (default: notebooks/; e.g. re-executed scratch copies)')
     args = parser.parse_args(argv)
     start = time.monotonic()
-    notebooks = sorted((ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb'))
+    notebooks = sorted(args.source.glob('[0-9][0-9]_*.ipynb'))
     if args.notebooks:
         notebooks = [p for p in notebooks if p.name[:2] in args.notebooks]
     try:
-        python = build_venv(args.venv.resolve())
+        python = build_venv(args.venv.resolve(), extra_requirements(notebooks))
     except MissingPython as exc:
         say(str(exc))
         return 1 if os.environ.get('CI', '').lower() in ('1', 'true', 'yes') else 0
@@ -206,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         nbval = subprocess.run([str(python), '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-W',
                                 'ignore::DeprecationWarning', '-c', str(tmp / 'pytest.ini'), '--rootdir', str(tmp),
                                 '--nbval', *map(str, copies), '--nbval-sanitize-with', str(COURSE_SANITIZE),
-                                '--nbval-cell-timeout', '180', '--timeout', '900'], env=env, cwd=tmp)
+                                '--nbval-cell-timeout', '180', '--timeout', '900', '--durations=5'], env=env, cwd=tmp)
         say(f'nbval on the copies: {"passed" if nbval.returncode == 0 else "FAILED"} '
             f'in {time.monotonic() - began:.0f} s')
         status |= nbval.returncode != 0
@@ -219,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f'classic Notebook click test: {"passed" if browser.returncode == 0 else "FAILED"} '
                 f'in {time.monotonic() - began:.0f} s')
             status |= browser.returncode != 0
-    say(f'{"passed" if status == 0 else "FAILED"} in {time.monotonic() - start:.0f} s')
+    took = time.monotonic() - start
+    say(f'{"passed" if status == 0 else "FAILED"} in {took:.0f} s '
+        f'({"within" if took <= BUDGET_S else "OVER"} its {BUDGET_S} s budget)')
     return status
 
 
