@@ -9,7 +9,6 @@ Shown inline, the SVG takes the notebook theme's colours; as a picture (an
 """
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections import Counter
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
+from .pictures import svg_img
 from .topology import Topology, matches
 from .widget_view import Ticker, WidgetView, drop_thread_sends, handles_kernel_messages, snapshot_frame
 
@@ -348,13 +348,6 @@ def render_svg(topology: Topology, log: EventLog, *, width: float = DEFAULT_WIDT
 
 
 # -- showing it in a notebook ----------------------------------------------------
-
-def svg_img(svg: str, alt: str = 'routing diagram') -> str:
-    """``svg`` as an ``<img>`` with a data URI: HTML that sanitizers keep (inline SVG they strip)."""
-    data = base64.b64encode(svg.encode('utf-8')).decode('ascii')
-    return (f'<img src="data:image/svg+xml;base64,{data}" alt="{_attr(alt)}" '
-            'style="max-width: 100%; height: auto"/>')
-
 
 class DiagramSVG:
     """A static SVG that a notebook displays as an image (its text form never changes)."""

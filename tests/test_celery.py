@@ -2,8 +2,6 @@
 reconciles on every broker, and on RabbitMQ a task whose worker is killed is redelivered."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -17,7 +15,7 @@ from conftest import BROKERS, declared, require_broker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import config, solutions
+from helpers import config
 from helpers.celery_app import TASK_KEYS, celery_config, celery_route, make_app
 from helpers.celery_events import CeleryEvents
 from helpers.celery_workers import CeleryWorker, celery_command, course_queue
@@ -182,31 +180,6 @@ def test_stopped_celery_workers_leave_no_thread_behind():
         CeleryWorker.stop_all(crew)
     left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
     assert left == [] and not any(worker.is_running for worker in crew)
-
-
-def _notebook_namespace() -> dict:
-    """Run 06's set-up cell and its self-check definition; return the names they define."""
-    cells = json.loads((ROOT / 'notebooks' / '06_celery.ipynb').read_text())['cells']
-    namespace: dict = {}
-    with contextlib.redirect_stdout(io.StringIO()):
-        for cell in cells:
-            source = ''.join(cell['source'])
-            if cell['cell_type'] == 'code' and ('from helpers import config' in source
-                                                or 'self-check' in cell['metadata'].get('tags', [])):
-                exec(compile(source, '06_celery.ipynb', 'exec'), namespace)
-    return namespace
-
-
-def test_the_solution_passes_the_self_check_and_the_starter_does_not():
-    namespace = _notebook_namespace()
-    check = namespace['check_notify_route']
-    assert check({'exchange': 'media_events', 'routing_key': ''}).startswith('❌')
-    for near_miss in ('user.notify.email', 'notify.user', 'user.*'):
-        assert check({'exchange': 'media_events', 'routing_key': near_miss}).startswith('❌'), near_miss
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(solutions.nb06_celery, 'nb06_celery.py', 'exec'), namespace)
-    assert out.getvalue().startswith('✅'), out.getvalue()
 
 
 def test_the_celery_full_run_reconciles_the_seeded_scenario():

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers.pictures import Picture, deliveries_svg
+from helpers.pictures import Picture, deliveries_svg, svg_img
 from helpers.topology import MEDIA, SEED, Topology
 
 SVG = '{http://www.w3.org/2000/svg}'
@@ -61,3 +61,14 @@ def test_a_picture_is_an_img_of_the_same_svg_with_its_title_as_alt():
     assert img.get('alt') == 'A <small> & "quoted" title'
     assert repr(Picture(svg)) == '[picture: A <small> & "quoted" title]'
     assert html == Picture(svg)._repr_html_()
+
+
+@pytest.mark.parametrize(('svg', 'alt'), [
+    ('<svg xmlns="http://www.w3.org/2000/svg"><title>Routing through x</title></svg>', 'Routing through x'),
+    ('<svg xmlns="http://www.w3.org/2000/svg"/>', 'picture'),
+    ('<svg', 'picture'),  # not XML: still a picture, never an exception while a notebook displays it
+])
+def test_svg_img_takes_its_alt_from_the_title(svg, alt):
+    img = ET.fromstring(svg_img(svg))
+    assert img.get('alt') == alt and base64.b64decode(img.get('src').split(',', 1)[1]).decode() == svg
+    assert ET.fromstring(svg_img(svg, alt='given')).get('alt') == 'given'
