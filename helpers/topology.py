@@ -70,14 +70,19 @@ def virtual_matches(binding_key: str, routing_key: str) -> bool:
         return False
 
 
+_WHITESPACE = {' ': 'a space', '\t': 'a tab', '\n': 'a line break', '\r': 'a line break'}
+
+
 def _check_common(key, kind: str, error: type[KeyError_]) -> str:
     if not isinstance(key, str):
         raise error(f'{kind} must be a string, not {type(key).__name__}: {key!r}')
     size = len(key.encode('utf-8'))
     if size > MAX_KEY_BYTES:
         raise error(f'{kind} is {size} bytes long; AMQP allows at most {MAX_KEY_BYTES}')
-    if any(ch.isspace() for ch in key):
-        raise error(f'{kind} {key!r} contains a space: use dots between words, as in "video.upload"')
+    blank = next((ch for ch in key if ch.isspace()), None)
+    if blank is not None:
+        raise error(f'{kind} {key!r} contains {_WHITESPACE.get(blank, "whitespace")}: '
+                    'use dots between words, as in "video.upload"')
     if key and '' in split_words(key):
         raise error(
             f'{kind} {key!r} has an empty word (a leading, trailing or doubled dot): '
