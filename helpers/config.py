@@ -103,9 +103,13 @@ def _namespace_options(transport: str) -> dict:
 
 def check_broker(url: str | None = None, timeout: float = 4.0) -> BrokerInfo:
     """Connect once and return BrokerInfo, or raise BrokerError with a one-line reason."""
+    if url is not None and not url.strip():
+        raise BrokerError('broker URL is empty: write e.g. amqp://guest:guest@localhost:5672// '
+                          '(or leave it out for $BROKER_URL or memory://)')
     url = broker_url(url)
     transport = transport_of(url)
     shown = safe_url(url)
+    _check_address(url, transport, shown)
     try:
         conn = connect(url, connect_timeout=timeout,
                        transport_options={'socket_timeout': timeout, 'socket_connect_timeout': timeout,
@@ -117,10 +121,56 @@ def check_broker(url: str | None = None, timeout: float = 4.0) -> BrokerInfo:
         with conn.channel():
             pass
     except Exception as exc:  # kombu raises many kinds; the learner needs one line
-        raise BrokerError(f'cannot use the {transport} broker at {shown}: {_reason(exc)}') from None
+        other = _other_protocol(url, transport, timeout)
+        why = (f'the server on that port speaks {other}, not {transport} (check the port in the URL)'
+               if other else _reason(exc))
+        raise BrokerError(f'cannot use the {transport} broker at {shown}: {why}') from None
     finally:
         conn.release()
     return BrokerInfo(transport, shown)
+
+
+DEFAULT_PORTS = {'amqp': 5672, 'redis': 6379}
+
+
+def _check_address(url: str, transport: str, shown: str) -> None:
+    """Refuse a URL whose host is empty or whose port is 0 (kombu would quietly use its defaults)."""
+    if transport == 'memory':
+        return
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BrokerError(f'broker URL {shown!r} is malformed: {_reason(exc)}') from None
+    if parts.netloc and not parts.hostname:
+        raise BrokerError(f'broker URL {shown!r} has no host name: write one before the port, '
+                          f'as in {transport}://localhost:{DEFAULT_PORTS[transport]}')
+    if port == 0:
+        raise BrokerError(f'broker URL {shown!r} has port 0, which no broker listens on: '
+                          f'{transport} usually listens on {DEFAULT_PORTS[transport]}')
+
+
+# A Redis server answers PING; RabbitMQ answers anything that is not its protocol header with that header.
+_ANSWERS = ((b'AMQP', 'amqp', 'AMQP (RabbitMQ)'), (b'+PONG', 'redis', 'the Redis protocol'),
+            (b'-', 'redis', 'the Redis protocol'), (b'HTTP/', 'http', 'HTTP'), (b'SSH-', 'ssh', 'SSH'))
+
+
+def _other_protocol(url: str, transport: str, timeout: float) -> str:
+    """The protocol the server at the URL's address answers in, when it is not ``transport``; else ''."""
+    if transport not in DEFAULT_PORTS:
+        return ''
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or 'localhost', parts.port or DEFAULT_PORTS[transport]
+        with socket.create_connection((host, port), timeout=min(timeout, 2.0)) as sock:
+            sock.sendall(b'PING\r\n\r\n')  # 8 bytes: RabbitMQ reads a whole protocol header first
+            first = sock.recv(64)
+    except (OSError, ValueError):
+        return ''
+    for start, name, protocol in _ANSWERS:
+        if first.startswith(start):
+            return '' if name == transport else protocol
+    return ''
 
 
 def _reason(exc: BaseException) -> str:

@@ -2,13 +2,15 @@
 
     python -m helpers.demo [--broker URL] [--messages N] [--workers N] [--json]
 
-``--json`` prints one JSON object (and nothing else on stdout): published,
-delivered per queue, acked, dead_lettered, duplicates, lost and seconds of
-the full run.  The exit status is 0 when every message is accounted for.
+``--json`` prints one JSON object (and nothing else on stdout), also when the
+run fails: published, delivered per queue, acked, dead_lettered, duplicates,
+lost, the cause of every duplicate and lost copy, and seconds of the full run
+(or ``error``).  The exit status is 0 when every message is accounted for.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -18,7 +20,7 @@ from .events import PUBLISHED, EventLog
 from .fullrun import RunResult, full_run
 from .producer import Publisher
 from .progress import Bars
-from .reconcile import Reconciliation, wait_accounted
+from .reconcile import Reconciliation, Unaccounted, reconcile, wait_accounted
 from .topology import MEDIA, SEED
 from .worker import Delivery, Worker
 
@@ -65,14 +67,29 @@ def seed_flow(log: EventLog) -> list[str]:
 def report(result: RunResult, transport: str) -> dict:
     """The JSON contract of ``--json`` for one full run."""
     rec = result.reconciliation
+    return {**_counts(rec, transport), 'messages': result.messages, 'workers': result.workers,
+            'producers': result.producers, 'seconds': round(result.seconds, 3)}
+
+
+def _counts(rec: Reconciliation, transport: str) -> dict:
+    """The reconciliation's part of the JSON: counts, and the cause of every duplicate and lost copy."""
     return {
-        'transport': transport, 'messages': result.messages, 'workers': result.workers,
-        'producers': result.producers, 'published': rec.published,
+        'transport': transport, 'ok': rec.ok, 'published': rec.published,
         'delivered': {tally.queue: tally.delivered for tally in rec.queues},
         'expected': rec.expected, 'acked': rec.acked, 'dead_lettered': rec.dead_lettered,
         'quarantined': rec.quarantined, 'duplicates': rec.duplicates, 'unexpected': rec.unexpected,
-        'lost': rec.lost, 'seconds': round(result.seconds, 3),
+        'lost': rec.lost, 'causes': {'duplicates': rec.causes('duplicate'), 'lost': rec.causes('lost')},
+        'explanations': [item.as_dict() for item in rec.explanations],
     }
+
+
+def _where_on_redis(url: str, rec: Reconciliation) -> dict[tuple[str, str], str]:
+    """Where Redis holds each lost copy, if anywhere (a lost copy may only be parked in kombu's unacked hash)."""
+    from .redis_check import locate
+    try:
+        return locate(url, [(e.queue, e.message_id) for e in rec.explanations if e.problem == 'lost'])
+    except Exception as exc:  # a look that fails must not hide the run's own report
+        return {('', ''): f'unknown: could not look ({exc})'}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     config.quiet_kombu_logging()
     url = config.broker_url(args.broker)
     say = (lambda *_a, **_k: None) if args.json else print
+    transport, media_log = '', None
     try:
         transport = config.check_broker(url).transport
         say(f'broker: {transport} at {config.safe_url(url)}')
@@ -101,19 +119,36 @@ def main(argv: list[str] | None = None) -> int:
         for queue in MEDIA.queue_names:
             say(f'    {queue:<16} ← {", ".join(MEDIA.binding_keys(queue))}')
         bars = Bars({'published': (args.messages, ' msg'), 'settled': (None, ' copy')})  # on stderr
+        media_log = EventLog()
         with bars:
             def progress(published: int, settled: int, expected: int) -> None:
                 bars.total('settled', expected)
                 bars.update(published=published, settled=settled)
 
             result = full_run(url, args.messages, args.workers, args.producers, corrupt_rate=0.01,
-                              progress=progress)
+                              progress=progress, log=media_log)
     except (config.BrokerError, TimeoutError, ValueError) as exc:
+        # --json prints its object whatever happened: what was accounted for, and why the run failed.
+        rec = None
+        if isinstance(exc, Unaccounted):
+            rec = reconcile(MEDIA, media_log, transport) if media_log is not None else exc.reconciliation
+        where = _where_on_redis(url, rec) if rec is not None and transport == 'redis' else {}
+        if args.json:
+            found = _counts(rec, transport) if rec is not None else {'transport': transport}
+            print(json.dumps({**found, 'ok': False, 'error': str(exc), 'messages': args.messages,
+                              'workers': args.workers, 'producers': args.producers,
+                              **({'on_broker': [{'queue': q, 'message_id': m, 'where': w}
+                                                for (q, m), w in where.items()]} if where else {})}))
+        elif rec is not None:
+            print('\n== 3. Reconciliation (the run did not finish)')
+            print(rec.table())
+            for (queue, message_id), place in where.items():
+                print(f'on Redis, {queue} {message_id} is {place}')
         print(f'error: {exc}', file=sys.stderr)
         return 2
-    rec = result.reconciliation
+    rec = reconcile(MEDIA, result.log, transport)  # the same accounts, with the broker named in the causes
     if args.json:
-        print(json.dumps(report(result, transport)))
+        print(json.dumps(report(dataclasses.replace(result, reconciliation=rec), transport)))
     else:
         print(f'\n== 3. Reconciliation ({result.seconds:.2f} s, {result.rate:,.0f} copies/s)')
         print(rec.table())

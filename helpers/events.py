@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 
 __all__ = [
     'PUBLISHED', 'UNROUTABLE', 'DELIVERED', 'ACKED', 'RETRIED', 'DEAD_LETTERED', 'QUARANTINED',
-    'UNACKED', 'RECONNECTED', 'KINDS', 'Event', 'EventLog',
+    'UNACKED', 'RECONNECTED', 'KINDS', 'REDELIVERED_NOTE', 'HANDLED_NOTE', 'Event', 'EventLog',
 ]
 
 PUBLISHED = 'published'          # a producer handed the message to the exchange
@@ -25,6 +25,9 @@ DEAD_LETTERED = 'dead_lettered'  # the handler kept failing; parked with the rea
 QUARANTINED = 'quarantined'      # the body could not be decoded or was not allowed
 UNACKED = 'unacked'              # the connection dropped before the ack went out; it will come again
 RECONNECTED = 'reconnected'      # a worker lost its broker connection and consumes this queue again
+# Details a worker gives a delivered or unacked event, read by the reconciliation.
+REDELIVERED_NOTE = 'redelivered: the broker delivered it before and did not get an ack'
+HANDLED_NOTE = 'handled, but the connection dropped while acking; whether the ack arrived is unknown'
 KINDS = (PUBLISHED, UNROUTABLE, DELIVERED, ACKED, RETRIED, DEAD_LETTERED, QUARANTINED, UNACKED, RECONNECTED)
 
 

@@ -13,6 +13,7 @@ import threading
 from typing import Any, NamedTuple
 
 from kombu import Producer
+from kombu.utils import json
 
 from . import config
 from .events import PUBLISHED, UNROUTABLE, EventLog
@@ -74,9 +75,20 @@ class Publisher:
         self._check_thread()
         if self.validate:
             validate_routing_key(routing_key)
+        payload = payload if payload is not None else {}
+        if serializer == 'json':
+            # Serialize here, with kombu's encoder, refusing NaN and Infinity: Python would write them
+            # as bare NaN/Infinity, which is not JSON, and other consumers would choke on it.
+            try:
+                payload = json.dumps(payload, allow_nan=False)
+            except ValueError as exc:
+                raise ValueError(f'payload for {routing_key!r} cannot be sent as JSON: {exc} '
+                                 '(NaN and Infinity are not JSON; send null or a string instead)') from None
+            properties = {'content_type': 'application/json', 'content_encoding': 'utf-8', **properties}
+            serializer = None
         message_id = message_id or self.next_id()
         self.producer.publish(
-            payload if payload is not None else {}, routing_key=routing_key, serializer=serializer,
+            payload, routing_key=routing_key, serializer=serializer,
             message_id=message_id, declare=self._declare, retry=True, retry_policy=self._retry_policy(),
             **properties,
         )

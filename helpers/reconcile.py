@@ -6,7 +6,9 @@ copy must end up settled exactly once in its queue: acked, dead-lettered or
 quarantined.  A copy that never settled is *lost*; a message id acked twice
 in one queue is a *duplicate*; a copy settled in a queue the topology did not
 route it to is *unexpected* (a virtual transport matching a wildcard
-differently from RabbitMQ).
+differently from RabbitMQ).  Every duplicate and every lost copy is explained
+from the log: a publisher that retried after a connection error, an ack lost
+with its connection, a copy lost with a dropped connection.
 """
 from __future__ import annotations
 
@@ -15,16 +17,79 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, EventLog
+from .events import (
+    ACKED,
+    DEAD_LETTERED,
+    DELIVERED,
+    HANDLED_NOTE,
+    PUBLISHED,
+    QUARANTINED,
+    RECONNECTED,
+    REDELIVERED_NOTE,
+    UNACKED,
+    UNROUTABLE,
+    Event,
+    EventLog,
+)
 from .topology import Topology
 
-__all__ = ['COLUMNS', 'SETTLED', 'QueueTally', 'Reconciliation', 'reconcile', 'expected_copies', 'wait_accounted']
+__all__ = ['CAUSES', 'COLUMNS', 'SETTLED', 'Explanation', 'QueueTally', 'Reconciliation', 'Unaccounted', 'reconcile',
+           'expected_copies', 'wait_accounted']
 
 SETTLED = (ACKED, DEAD_LETTERED, QUARANTINED)
 
 #: The table's columns, in order (attribute names of QueueTally).
 COLUMNS = ('expected', 'delivered', 'acked', 'dead_lettered', 'quarantined', 'duplicates', 'unexpected',
            'lost')
+
+
+#: Why a copy was duplicated or lost, in plain words ({broker} names the broker when it is known).
+CAUSES = {
+    # duplicates
+    'publisher_retry': 'publisher retry after a connection error: the first attempt reached the broker too',
+    'lost_ack': 'redelivery after a lost ack: the connection dropped before the ack reached the broker',
+    'redelivered_after_drop': "redelivery after the worker's connection dropped: its ack never reached the broker",
+    # handled, but not known to be acked
+    'ack_unconfirmed': 'handled, but its connection dropped while acking, and the broker did not deliver it again: '
+                       'the ack most likely arrived',
+    # lost copies
+    'lost_with_connection': 'lost with a dropped {broker}connection: delivered to a worker whose connection then '
+                            'died before the ack, and never delivered again',
+    'lost_while_fetching': 'lost with a dropped {broker}connection: never delivered; a connection consuming this '
+                           'queue dropped after it was published (on redis:// a message popped for a connection '
+                           'that dies is gone)',
+    'in_hand': 'delivered, and the handler has not finished with it',
+    'never_delivered': 'never delivered: still in the queue, or no worker consumes this queue',
+    # either
+    'unexplained': 'the log holds no cause',
+}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one copy (a message id in a queue) was duplicated or lost, and what the log last knew of it."""
+
+    problem: str      # 'duplicate', 'lost' or 'unconfirmed' (handled; the ack's arrival unknown)
+    queue: str
+    message_id: str
+    cause: str        # a key of CAUSES
+    extra: int        # for a duplicate: how many extra acks
+    last_known: str   # the copy's last events, in plain words
+    broker: str = ''  # the transport, when known: names the connection that dropped
+
+    @property
+    def words(self) -> str:
+        """The cause in plain words."""
+        return CAUSES[self.cause].format(broker=f'{self.broker} ' if self.broker else '')
+
+    def as_dict(self) -> dict:
+        """The explanation as plain data (for JSON)."""
+        return {'problem': self.problem, 'queue': self.queue, 'message_id': self.message_id, 'cause': self.cause,
+                'extra': self.extra, 'why': self.words, 'last_known': self.last_known}
+
+    def __str__(self) -> str:
+        times = f' ×{self.extra + 1}' if self.problem == 'duplicate' else ''  # noqa: RUF001 (a times sign)
+        return f'{self.queue} {self.message_id}{times}: {self.words} [log: {self.last_known}]'
 
 
 @dataclass(frozen=True)
@@ -53,6 +118,15 @@ class Reconciliation:
     published: int
     unroutable: int
     queues: tuple[QueueTally, ...]
+    explanations: tuple[Explanation, ...] = ()
+
+    def causes(self, problem: str) -> dict[str, int]:
+        """{cause: copies} for 'duplicate' (extra acks), 'lost' or 'unconfirmed', sorted by cause."""
+        tally: Counter = Counter()
+        for item in self.explanations:
+            if item.problem == problem:
+                tally[item.cause] += item.extra if problem == 'duplicate' else 1
+        return dict(sorted(tally.items()))
 
     def _total(self, column: str) -> int:
         return sum(getattr(tally, column) for tally in self.queues)
@@ -103,6 +177,10 @@ class Reconciliation:
             'published': self.published, 'unroutable': self.unroutable,
             **{column: self._total(column) for column in COLUMNS},
             'queues': {tally.queue: tally.as_dict() for tally in self.queues},
+            'ok': self.ok,
+            'causes': {'duplicates': self.causes('duplicate'), 'lost': self.causes('lost'),
+                       'unconfirmed': self.causes('unconfirmed')},
+            'explanations': [item.as_dict() for item in self.explanations],
         }
 
     def table(self) -> str:
@@ -121,7 +199,26 @@ class Reconciliation:
         verdict = ('every message accounted for' if self.ok else
                    f'NOT reconciled: lost {self.lost}, duplicates {self.duplicates}, unexpected {self.unexpected}')
         lines.append(f'{"✅" if self.ok else "❌"} {verdict}')
+        lines += self.why_lines()
         return '\n'.join(lines)
+
+    def why_lines(self, limit: int = 10) -> list[str]:
+        """Each duplicate's and lost copy's cause, counted, then up to ``limit`` copies by name."""
+        lines = []
+        titles = (('duplicate', 'duplicates'), ('lost', 'lost'), ('unconfirmed', 'handled, ack unconfirmed'))
+        for problem, title in titles:
+            causes = self.causes(problem)
+            if not causes:
+                continue
+            lines.append(f'{title} by cause:')
+            words = {e.cause: e.words for e in self.explanations if e.problem == problem}
+            lines += [f'  {n:>5}  {words[cause]}' for cause, n in causes.items()]
+        shown = self.explanations[:limit]
+        if shown:
+            lines.append('the copies:' if len(shown) == len(self.explanations)
+                         else f'the first {len(shown)} of {len(self.explanations)} copies:')
+            lines += [f'  {item}' for item in shown]
+        return lines
 
     def __str__(self) -> str:
         return self.table()
@@ -136,13 +233,17 @@ def expected_copies(topology: Topology, log: EventLog) -> dict[str, set[str]]:
     return expected
 
 
-def reconcile(topology: Topology, log: EventLog) -> Reconciliation:
-    """Compare what ``topology`` routes (from the published events in ``log``) with what the workers did."""
+def reconcile(topology: Topology, log: EventLog, transport: str = '') -> Reconciliation:
+    """Compare what ``topology`` routes (from the published events in ``log``) with what the workers did.
+
+    ``transport`` ('amqp', 'redis', ...) only sharpens the words of the causes.
+    """
     events = log.events()
     expected: dict[str, set[str]] = {name: set() for name in topology.queue_names}
     kinds = Counter()
     tally: Counter = Counter()
     settled: dict[str, set[str]] = defaultdict(set)
+    handled: dict[str, set[str]] = defaultdict(set)  # handled, then the connection dropped while acking
     acks: dict[str, Counter] = defaultdict(Counter)
     for event in events:
         kinds[event.kind] += 1
@@ -155,38 +256,131 @@ def reconcile(topology: Topology, log: EventLog) -> Reconciliation:
                 settled[event.queue].add(event.message_id)
             if event.kind == ACKED:
                 acks[event.queue][event.message_id] += 1
+            elif event.kind == UNACKED and event.detail.startswith(HANDLED_NOTE):
+                handled[event.queue].add(event.message_id)
     names = sorted(set(expected) | set(settled))
     rows = []
+    problems = [('duplicate', name, mid, n - 1) for name in names for mid, n in sorted(acks[name].items()) if n > 1]
     for name in names:
         wanted, done = expected.get(name, set()), settled.get(name, set())
+        unsettled = wanted - done
+        problems += [('unconfirmed' if mid in handled[name] else 'lost', name, mid, 0) for mid in sorted(unsettled)]
         rows.append(QueueTally(
             queue=name, expected=len(wanted), delivered=tally[name, DELIVERED], acked=tally[name, ACKED],
             dead_lettered=tally[name, DEAD_LETTERED], quarantined=tally[name, QUARANTINED],
             duplicates=sum(n - 1 for n in acks[name].values() if n > 1),
-            unexpected=len(done - wanted), lost=len(wanted - done),
+            unexpected=len(done - wanted), lost=len(unsettled - handled[name]),
         ))
-    return Reconciliation(kinds[PUBLISHED], kinds[UNROUTABLE], tuple(rows))
+    explanations = tuple(_explain(problems, events, transport)) if problems else ()
+    return Reconciliation(kinds[PUBLISHED], kinds[UNROUTABLE], tuple(rows), explanations)
+
+
+def _explain(problems: list[tuple[str, str, str, int]], events: list[Event], broker: str) -> list[Explanation]:
+    """One Explanation per duplicated or lost copy, read from the events."""
+    wanted = {(queue, mid) for _p, queue, mid, _n in problems}
+    ids = {mid for _q, mid in wanted}
+    history: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    published: dict[str, Event] = {}
+    drops: dict[str, list[float]] = defaultdict(list)  # queue: times a worker on it reconnected
+    for event in events:
+        if event.kind == RECONNECTED:
+            drops[event.queue].append(event.time)
+        elif event.kind == PUBLISHED and event.message_id in ids:
+            published[event.message_id] = event
+        elif (event.queue, event.message_id) in wanted:
+            history[event.queue, event.message_id].append(event)
+    start = events[0].time if events else 0.0
+    result = []
+    for problem, queue, mid, extra in problems:
+        story = history[queue, mid]
+        sent = published.get(mid)
+        if problem == 'duplicate':
+            cause = _duplicate_cause(story, sent, drops[queue])
+        elif problem == 'unconfirmed':
+            cause = 'ack_unconfirmed'
+        else:
+            cause = _lost_cause(story, sent, drops[queue])
+        result.append(Explanation(problem, queue, mid, cause, extra, _last_known(sent, story, drops[queue], start),
+                                  broker))
+    return result
+
+
+def _duplicate_cause(story: list[Event], sent: Event | None, drops: list[float]) -> str:
+    if any(e.kind == UNACKED for e in story):
+        return 'lost_ack'
+    if sent is not None and sent.detail.startswith('republished'):
+        return 'publisher_retry'
+    # Workers run in threads of their own: the second delivery may be logged before the first ack.
+    deliveries = [e for e in story if e.kind == DELIVERED]
+    if any(e.detail.startswith(REDELIVERED_NOTE) for e in deliveries):
+        return 'lost_ack'  # the broker says so: it delivered the message before and got no ack
+    if len(deliveries) > 1 and any(deliveries[0].time <= t <= deliveries[1].time for t in drops):
+        return 'redelivered_after_drop'
+    return 'unexplained'
+
+
+def _lost_cause(story: list[Event], sent: Event | None, drops: list[float]) -> str:
+    delivered = [e.time for e in story if e.kind == DELIVERED]
+    if delivered:
+        if any(e.kind == UNACKED for e in story) or any(t >= delivered[-1] for t in drops):
+            return 'lost_with_connection'
+        return 'in_hand'
+    after = sent.time if sent is not None else float('-inf')
+    if any(t >= after for t in drops):
+        return 'lost_while_fetching'
+    return 'never_delivered'
+
+
+def _last_known(sent: Event | None, story: list[Event], drops: list[float], start: float) -> str:
+    """The copy's events, and the connection drops on its queue after the last of them, in a few words."""
+    steps = [f'published +{sent.time - start:.2f} s'] if sent is not None else ['never published']
+    if sent is not None and sent.detail:
+        steps[0] += ' (republished)'
+    steps += [f'{e.kind} +{e.time - start:.2f} s' for e in story]
+    last = story[-1].time if story else (sent.time if sent is not None else start)
+    later = [t for t in drops if t >= last]
+    if later:
+        steps.append(f'then {len(later)} reconnect{"s" if len(later) > 1 else ""} on the queue '
+                     f'(first +{later[0] - start:.2f} s)')
+    return ', '.join(steps)
+
+
+class Unaccounted(TimeoutError):
+    """``wait_accounted`` gave up: some copies never settled; ``reconciliation`` says which, and why."""
+
+    def __init__(self, message: str, reconciliation: Reconciliation) -> None:
+        super().__init__(message)
+        self.reconciliation = reconciliation
 
 
 def wait_accounted(topology: Topology, log: EventLog, timeout: float = 30.0, poll: float = 0.02,
-                   progress: Callable[[int, int], None] | None = None) -> Reconciliation:
-    """Wait until every expected copy has settled; return the reconciliation, or raise TimeoutError.
+                   progress: Callable[[int, int], None] | None = None, transport: str = '',
+                   grace: float = 2.0) -> Reconciliation:
+    """Wait until every expected copy has settled; return the reconciliation, or raise Unaccounted.
 
     Call it once the producers have finished publishing; ``progress(settled, expected)``
-    is called (from this thread) after every look at the log.
+    is called (from this thread) after every look at the log.  A copy that was handled but
+    whose ack may not have arrived is waited for ``grace`` s of quiet (the broker may deliver
+    it again), then reported as unconfirmed rather than lost.
     """
     deadline = time.monotonic() + timeout
     wanted = sum(len(ids) for ids in expected_copies(topology, log).values())
     while True:
-        done = sum(1 for event in log.events() if event.kind in SETTLED)
+        events = log.events()
+        done = sum(1 for event in events if event.kind in SETTLED
+                   or (event.kind == UNACKED and event.detail.startswith(HANDLED_NOTE)))
         if progress is not None:
             progress(min(done, wanted), wanted)
         if done >= wanted:
-            result = reconcile(topology, log)
-            if result.lost == 0:
+            result = reconcile(topology, log, transport)
+            quiet = time.monotonic() - (events[-1].time if events else 0.0)
+            if result.lost == 0 and (not result.causes('unconfirmed') or quiet > grace):
                 return result
         if time.monotonic() > deadline:
-            result = reconcile(topology, log)
-            raise TimeoutError(f'after {timeout:g} s, {result.lost} expected copies are still unsettled '
-                               '(is a worker running on every queue?)\n' + result.table())
+            result = reconcile(topology, log, transport)
+            missing = [item for item in result.explanations if item.problem == 'lost']
+            shown = '; '.join(str(item) for item in missing[:5])
+            more = f' (and {len(missing) - 5} more)' if len(missing) > 5 else ''
+            raise Unaccounted(f'after {timeout:g} s, {result.lost} expected copies have not settled: {shown}{more}',
+                              result)
         time.sleep(poll)

@@ -70,7 +70,18 @@ def virtual_matches(binding_key: str, routing_key: str) -> bool:
         return False
 
 
-_WHITESPACE = {' ': 'a space', '\t': 'a tab', '\n': 'a line break', '\r': 'a line break'}
+_CONTROL_NAMES = {0: 'NUL', 7: 'BEL', 8: 'BS', 9: 'TAB', 10: 'LF', 13: 'CR', 27: 'ESC', 127: 'DEL'}
+
+
+def _is_control(ch: str) -> bool:
+    """True for C0 controls, DEL and C1 controls (U+0080-U+009F)."""
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def _char_name(ch: str) -> str:
+    code = ord(ch)
+    return f'U+{code:04X}' + (f' ({_CONTROL_NAMES[code]})' if code in _CONTROL_NAMES else '')
 
 
 def _check_common(key, kind: str, error: type[KeyError_]) -> str:
@@ -79,10 +90,12 @@ def _check_common(key, kind: str, error: type[KeyError_]) -> str:
     size = len(key.encode('utf-8'))
     if size > MAX_KEY_BYTES:
         raise error(f'{kind} is {size} bytes long; AMQP allows at most {MAX_KEY_BYTES}')
-    blank = next((ch for ch in key if ch.isspace()), None)
-    if blank is not None:
-        raise error(f'{kind} {key!r} contains {_WHITESPACE.get(blank, "whitespace")}: '
-                    'use dots between words, as in "video.upload"')
+    control = next((ch for ch in key if _is_control(ch)), None)
+    if control is not None:
+        raise error(f'{kind} {key!r} contains the control character {_char_name(control)}: '
+                    'keys are words of printable characters separated by dots, as in "video.upload"')
+    if any(ch.isspace() for ch in key):
+        raise error(f'{kind} {key!r} contains a space: use dots between words, as in "video.upload"')
     if key and '' in split_words(key):
         raise error(
             f'{kind} {key!r} has an empty word (a leading, trailing or doubled dot): '

@@ -15,6 +15,7 @@ Run it as a separate process (how a class scales out on RabbitMQ)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -30,10 +31,22 @@ from kombu import Consumer, Producer
 from kombu.mixins import ConsumerMixin
 
 from . import config
-from .events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RECONNECTED, RETRIED, UNACKED, EventLog
+from .events import (
+    ACKED,
+    DEAD_LETTERED,
+    DELIVERED,
+    HANDLED_NOTE,
+    QUARANTINED,
+    RECONNECTED,
+    REDELIVERED_NOTE,
+    RETRIED,
+    UNACKED,
+    EventLog,
+)
 from .topology import DEAD_LETTER_KEY, SEED, Topology
 
-__all__ = ['Delivery', 'Handler', 'Worker', 'WorkerError', 'running_workers', 'stop_all', 'main']
+__all__ = ['Delivery', 'HANDLED_NOTE', 'Handler', 'MADE_UP_ID', 'REDELIVERED_NOTE', 'Worker', 'WorkerError',
+           'made_up_id', 'running_workers', 'stop_all', 'main']
 
 
 class Delivery(NamedTuple):
@@ -57,6 +70,26 @@ class WorkerError(RuntimeError):
 
 def acknowledge(body: Any, delivery: Delivery) -> None:
     """The default handler: accept the message and do nothing else."""
+
+
+MADE_UP_ID = 'the message had no id: this one is made up from its routing key and a digest of its body'
+
+
+def made_up_id(routing_key: str, body: Any) -> str:
+    """A stable id for a message that came without one: the same for every copy, in every queue."""
+    data = body.encode('utf-8', 'surrogateescape') if isinstance(body, str) else bytes(body or b'')
+    digest = hashlib.sha256(routing_key.encode('utf-8', 'surrogateescape') + b'\0' + data).hexdigest()
+    return f'no-id-{digest[:16]}'
+
+
+# What becomes of a message whose connection dropped before its ack, on each transport.
+AGAIN = {
+    'amqp': 'the broker delivers what was not acked again, flagged redelivered',
+    'redis': "kombu's Redis transport delivers what was not acked again only if it is still in its unacked hash "
+             '(at once when the channel closes cleanly, else after the visibility timeout); a message popped for '
+             'a connection that died before reading it is lost',
+    'memory': 'memory:// drops what was not acked when the channel closes',
+}
 
 
 # How often an idle worker checks whether it should stop (kombu's default is 1 s).
@@ -98,6 +131,7 @@ class Worker(ConsumerMixin):
         unknown = sorted(set(self.queue_names) - set(topology.queue_names))
         if unknown:
             raise ValueError(f'queues {unknown} are not in the topology; it has {topology.queue_names}')
+        _check_settings(topology, prefetch_count, max_retries)
         self.handlers = self._handlers_by_queue(handlers)
         self.log = log if log is not None else EventLog()
         self.prefetch_count = prefetch_count
@@ -112,6 +146,7 @@ class Worker(ConsumerMixin):
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._dead_letters: Producer | None = None
+        self._handled = False  # the message in hand was handled (its ack is what remains)
 
     def _handlers_by_queue(self, handlers: Handlers) -> dict[str, Handler]:
         if handlers is None or callable(handlers):
@@ -142,8 +177,21 @@ class Worker(ConsumerMixin):
             for queue in self.queue_names:
                 self.log.record(RECONNECTED, '', '', queue,
                                 f'worker {self.name!r} lost its broker connection{why} and reconnected; '
-                                'messages it had not acked are delivered again')
+                                + AGAIN[self.transport])
         self._ready.set()
+
+    @contextmanager
+    def Consumer(self):
+        """kombu's consumer set-up; a declare or consume the broker refuses before the first start ends the run."""
+        try:
+            with super().Consumer() as consuming:
+                yield consuming
+        except self.connection.channel_errors as exc:
+            self.last_error = exc
+            if self._ready.is_set():
+                raise  # ConsumerMixin tries again
+            # kombu would retry it for ever; the broker's reason will not change, so say it now.
+            raise WorkerError(f'the broker refused to set up the queues: {_one_line(exc)}') from exc
 
     @contextmanager
     def extra_context(self, connection, channel):
@@ -181,20 +229,31 @@ class Worker(ConsumerMixin):
 
     def _on_message(self, queue: str, message) -> None:
         properties, delivery_info = message.properties, message.delivery_info
-        message_id = properties.get('message_id') or f'no-id-{delivery_info.get("delivery_tag")}'
         routing_key = delivery_info.get('routing_key') or ''
-        self.log.record(DELIVERED, message_id, routing_key, queue)
+        message_id = properties.get('message_id')
+        notes = [REDELIVERED_NOTE] if delivery_info.get('redelivered') else []
+        if not message_id:
+            message_id = made_up_id(routing_key, message.body)
+            notes.append(MADE_UP_ID)
+        self.log.record(DELIVERED, message_id, routing_key, queue, '; '.join(notes))
+        self._handled = False
         try:
             self._settle(queue, message, message_id, routing_key)
         except self.connection.connection_errors as exc:  # from the ack or the dead-letter publish
+            done = HANDLED_NOTE if self._handled else 'the connection dropped before the message was acked'
             self.log.record(UNACKED, message_id, routing_key, queue,
-                            f'the connection dropped before the message was acked ({_one_line(exc)}); '
-                            'the broker will deliver this message again')
+                            f'{done} ({_one_line(exc)}); ' + AGAIN[self.transport])
             raise  # ConsumerMixin reconnects
 
     def _settle(self, queue: str, message, message_id: str, routing_key: str) -> None:
         """Run the queue's handler (with retries), then ack the message, or park it with the reason."""
         delivery_info = message.delivery_info
+        if self.accept and not message.content_type:
+            # kombu passes a body without a content type through untouched, whatever ``accept`` says.
+            self._park(message, queue, message_id, routing_key, QUARANTINED,
+                       f'the message has no content type; this worker accepts only {", ".join(self.accept)}',
+                       attempts=0)
+            return
         try:
             body = message.decode()
         except Exception as exc:
@@ -219,6 +278,7 @@ class Worker(ConsumerMixin):
                 if self.retry_delay:
                     time.sleep(self.retry_delay * attempt)
                 continue
+            self._handled = True  # if the ack fails now, the work was done all the same
             message.ack()
             self.log.record(ACKED, message_id, routing_key, queue, '' if result is None else str(result))
             return
@@ -248,7 +308,8 @@ class Worker(ConsumerMixin):
         with _registry_lock:
             previous = _registry.get(self.name)
         if previous is not None and previous is not self and previous.is_running:
-            previous.stop()
+            with suppress(WorkerError):  # its handler is stuck: stop() abandoned it, so start anyway
+                previous.stop()
         if self.is_running:
             return self
         self.should_stop = False
@@ -270,21 +331,27 @@ class Worker(ConsumerMixin):
         try:
             self.run(safety_interval=SAFETY_INTERVAL)
         except Exception as exc:  # reported by start() or kept for stop()
-            self.last_error = exc
+            self.last_error = exc if isinstance(exc, WorkerError) or self.last_error is None else self.last_error
         finally:
             self._close_dead_letters()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish the message in hand, ack it, close the connection; return when the thread ended."""
+        """Finish the message in hand, ack it, close the connection; return when the thread ended.
+
+        A handler still running after ``timeout`` s is not waited for: the worker is abandoned (its
+        daemon thread ends when the handler returns), it no longer blocks a worker of the same name,
+        and WorkerError says so.
+        """
         self.should_stop = True
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-            if thread.is_alive():
-                raise WorkerError(f'worker {self.name!r} did not stop within {timeout:g} s')
         with _registry_lock:
             if _registry.get(self.name) is self:
                 del _registry[self.name]
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            raise WorkerError(f'worker {self.name!r} did not stop within {timeout:g} s: a handler is still '
+                              'running; the worker is abandoned and its thread ends when the handler returns')
 
     def __enter__(self) -> Worker:
         return self.start()
@@ -295,6 +362,31 @@ class Worker(ConsumerMixin):
     def __repr__(self) -> str:
         state = 'running' if self.is_running else 'stopped'
         return f'<Worker {self.name!r} {state} on {self.transport}: {", ".join(self.queue_names)}>'
+
+
+# AMQP carries a prefetch count in 16 bits and a name in at most 255 bytes.
+MAX_PREFETCH = 65535
+MAX_NAME_BYTES = 255
+
+
+def _check_settings(topology: Topology, prefetch_count: int, max_retries: int) -> None:
+    """Raise ValueError, in plain words, for a setting no broker would take."""
+    if isinstance(prefetch_count, bool) or not isinstance(prefetch_count, int) \
+            or not 0 <= prefetch_count <= MAX_PREFETCH:
+        raise ValueError(f'prefetch count {prefetch_count!r} is out of range: give a whole number from 0 to '
+                         f'{MAX_PREFETCH} (how many unacked messages a consumer may hold; 0 means no limit)')
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f'max_retries {max_retries!r} must be a whole number, 0 or more')
+    names = [('exchange', topology.exchange_name), ('dead-letter queue', topology.dead_letter_queue_name),
+             *(('queue', name) for name in topology.queue_names)]
+    for kind, name in names:
+        size = len(name.encode('utf-8'))
+        if size > MAX_NAME_BYTES:
+            raise ValueError(f'{kind} name {name[:20]!r}... is {size} bytes long; AMQP allows at most '
+                             f'{MAX_NAME_BYTES}')
+        if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
+            raise ValueError(f'{kind} name {name!r} contains a control character: use letters, digits, '
+                             'dots, dashes and underscores')
 
 
 def _one_line(exc: BaseException) -> str:
@@ -320,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--stop-on-eof', action='store_true',
                         help='also stop when standard input closes (the parent process ended)')
     args = parser.parse_args(argv)
+    if not 0 <= args.work_seconds < float('inf'):
+        parser.error(f'--work-seconds {args.work_seconds:g}: give a number of seconds, 0 or more')
 
     from . import topology as topologies
     topo = topologies.MEDIA if args.topology == 'media' else topologies.SEED

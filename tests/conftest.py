@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import uuid
+from collections.abc import Mapping
 
 import pytest
 
@@ -21,7 +23,11 @@ TEST_VHOST_URL = 'amqp://guest:guest@127.0.0.1:5672/krl_tests'
 DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672//'
 
 
+@functools.cache
 def _test_amqp_url() -> str:
+    """AMQP_URL, else the test vhost if it answers, else the default vhost: probed once, on first use."""
+    if os.environ.get('AMQP_URL'):
+        return os.environ['AMQP_URL']
     try:
         config.check_broker(TEST_VHOST_URL, timeout=2)
         return TEST_VHOST_URL
@@ -29,11 +35,25 @@ def _test_amqp_url() -> str:
         return DEFAULT_AMQP_URL
 
 
-BROKERS = {
-    'memory': 'memory://',
-    'amqp': os.environ.get('AMQP_URL') or _test_amqp_url(),
-    'redis': os.environ.get('REDIS_URL', 'redis://127.0.0.1:6379/1'),
-}
+class _Brokers(Mapping):
+    """Broker name -> URL; a URL given as a function is looked up when a test asks for it, not at import."""
+
+    def __init__(self, **urls) -> None:
+        self._urls = urls
+
+    def __getitem__(self, name: str) -> str:
+        url = self._urls[name]
+        return url() if callable(url) else url
+
+    def __iter__(self):
+        return iter(self._urls)
+
+    def __len__(self) -> int:
+        return len(self._urls)
+
+
+BROKERS = _Brokers(memory='memory://', amqp=_test_amqp_url,
+                   redis=os.environ.get('REDIS_URL', 'redis://127.0.0.1:6379/1'))
 
 
 def require_broker(url: str) -> str:

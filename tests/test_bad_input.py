@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import config
-from helpers.events import ACKED, QUARANTINED, EventLog
+from helpers.events import ACKED, DELIVERED, QUARANTINED, EventLog
 from helpers.producer import Publisher
 from helpers.topology import SEED, RoutingKeyError, Topology
 from helpers.worker import Worker, WorkerError
@@ -156,3 +156,60 @@ def test_garbage_in_the_panel_boxes_is_refused_and_accepted_messages_arrive(memo
         for queue in queues:
             assert sorted(log.ids(ACKED, queue)) == sorted(r.message_id for r in accepted if queue in r.queues)
 
+
+
+@pytest.mark.parametrize('key', ['video.\x00upload', 'video.up\x07load', 'video\x7f', 'user.\x1blogin', 'video.\x85',
+                                 'video.\x9f'])
+def test_control_characters_in_routing_keys_are_refused(memory_url, key):
+    log = EventLog()
+    with declared(memory_url, unique_seed()) as topology, Publisher(memory_url, topology=topology, log=log) as pub:
+        with pytest.raises(RoutingKeyError, match=r'contains the control character U\+00') as caught:
+            pub.publish(key, {'n': 1})
+    assert '\n' not in str(caught.value)
+    assert log.ids('published') == []
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_floats_are_refused_at_publish(memory_url, value):
+    log = EventLog()
+    with declared(memory_url, unique_seed()) as topology, Publisher(memory_url, topology=topology, log=log) as pub:
+        with pytest.raises(ValueError, match='NaN and Infinity are not JSON'):
+            pub.publish('video.upload', {'size': value})
+        with config.connect(memory_url) as conn:
+            assert topology.message_count(conn, topology.queue_names[0]) == 0
+    assert log.ids('published') == []
+
+
+def publish_bare(url: str, topology: Topology, routing_key: str, body: bytes, content_type: str | None) -> None:
+    """Publish a message as a foreign client might: no message id, perhaps no content type."""
+    with config.connect(url) as conn:
+        channel = conn.default_channel
+        topology.declare(conn)
+        message = channel.prepare_message(body, content_type=content_type, content_encoding='utf-8' if content_type
+                                          else None)
+        channel.basic_publish(message, exchange=topology.exchange_name, routing_key=routing_key)
+
+
+@pytest.mark.broker
+def test_a_body_without_content_type_is_quarantined_under_one_made_up_id(broker_url, topology):
+    from helpers.worker import MADE_UP_ID
+    log = EventLog()
+    with Worker(broker_url, topology=topology, log=log, name=f'bare-{topology.exchange_name}'):
+        publish_bare(broker_url, topology, 'video.upload', b'{"file": "movie.mp4"}', None)
+        publish_bare(broker_url, topology, 'video.upload', b'{"file": "other.mp4"}', 'application/json')
+        log.wait_for(QUARANTINED, 2, timeout=30)
+        log.wait_for(ACKED, 2, timeout=30)
+        log.wait_settled(timeout=30)
+    quarantined = log.events(QUARANTINED)
+    assert sorted(e.queue for e in quarantined) == topology.queue_names
+    assert all('no content type' in e.detail for e in quarantined)
+    acked = log.events(ACKED)
+    assert sorted(e.queue for e in acked) == topology.queue_names
+    # Every copy of one message carries the same made-up id, and the log says it is made up.
+    for events in (quarantined, acked):
+        assert len({e.message_id for e in events}) == 1 and events[0].message_id.startswith('no-id-')
+    assert {e.message_id for e in quarantined} != {e.message_id for e in acked}
+    assert {e.detail for e in log.events(DELIVERED)} == {MADE_UP_ID}
+    parked = read_dead_letters(broker_url, topology)
+    assert [(mid, body) for mid, _h, body in parked] == [(quarantined[0].message_id, b'{"file": "movie.mp4"}')] * 2
+    assert sorted(h['x-original-queue'] for _m, h, _b in parked) == topology.queue_names

@@ -4,9 +4,9 @@ import uuid
 import pytest
 
 from helpers import config, solutions
-from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, EventLog
+from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, RECONNECTED, UNACKED, EventLog
 from helpers.fullrun import MEDIA_EVENTS, full_run, scenario
-from helpers.reconcile import reconcile
+from helpers.reconcile import CAUSES, Unaccounted, reconcile, wait_accounted
 from helpers.topology import MEDIA, SEED, virtual_matches
 
 # (events after publishing m1 'video.upload' and m2 'user.login' on SEED, expected per-queue counters)
@@ -105,3 +105,129 @@ def test_notebook_04_solution_passes_its_self_check():
         exec(compile(solutions.nb04_full_run, 'nb04_full_run.py', 'exec'), namespace)
     first, second = out.getvalue().splitlines()
     assert first.startswith('❌') and second.startswith('✅')
+
+
+# (events after publishing m1 'video.upload' on SEED, the problem in video_queue, its cause)
+STORIES = [
+    pytest.param([(PUBLISHED, 'republished after a connection error (Connection reset)', ''),
+                  (DELIVERED, '', 'v'), (ACKED, '', 'v'), (DELIVERED, '', 'v'), (ACKED, '', 'v')],
+                 'duplicate', 'publisher_retry', id='publisher retry'),
+    pytest.param([(PUBLISHED, '', ''), (DELIVERED, '', 'v'), (UNACKED, 'the connection dropped', 'v'),
+                  (RECONNECTED, '', 'v'), (DELIVERED, '', 'v'), (ACKED, '', 'v'), (ACKED, '', 'v')],
+                 'duplicate', 'lost_ack', id='lost ack'),
+    pytest.param([(PUBLISHED, '', ''), (DELIVERED, '', 'v'), (ACKED, '', 'v'), (RECONNECTED, '', 'v'),
+                  (DELIVERED, '', 'v'), (ACKED, '', 'v')],
+                 'duplicate', 'redelivered_after_drop', id='redelivered after a drop'),
+    pytest.param([(PUBLISHED, '', ''), (DELIVERED, '', 'v'), (ACKED, '', 'v'), (DELIVERED, '', 'v'),
+                  (ACKED, '', 'v')],
+                 'duplicate', 'unexplained', id='no cause in the log'),
+    pytest.param([(PUBLISHED, '', ''), (DELIVERED, '', 'v'), (UNACKED, 'the connection dropped', 'v'),
+                  (RECONNECTED, '', 'v')],
+                 'lost', 'lost_with_connection', id='delivered to a connection that died'),
+    pytest.param([(PUBLISHED, '', ''), (RECONNECTED, '', 'v')], 'lost', 'lost_while_fetching',
+                 id='never delivered, a connection dropped'),
+    pytest.param([(PUBLISHED, '', ''), (DELIVERED, '', 'v')], 'lost', 'in_hand', id='still in hand'),
+    pytest.param([(PUBLISHED, '', '')], 'lost', 'never_delivered', id='never delivered'),
+]
+
+
+@pytest.mark.parametrize(('story', 'problem', 'cause'), STORIES)
+def test_every_duplicate_and_lost_copy_is_explained_from_the_log(story, problem, cause):
+    log = EventLog()
+    for kind, detail, queue in story:
+        queue = 'video_queue' if queue else ''
+        log.record(kind, '' if kind == RECONNECTED else 'm1', 'video.upload', queue, detail)
+    log.record(DELIVERED, 'm1', 'video.upload', 'audit_queue')
+    log.record(ACKED, 'm1', 'video.upload', 'audit_queue')
+    result = reconcile(SEED, log, 'redis')
+    [why] = result.explanations
+    assert (why.problem, why.queue, why.message_id, why.cause) == (problem, 'video_queue', 'm1', cause)
+    assert result.causes(problem) == {cause: 1}
+    assert why.words == CAUSES[cause].format(broker='redis ')
+    assert why.last_known.startswith('published +0.00 s')
+    table = result.table()
+    assert f'{"duplicates" if problem == "duplicate" else "lost"} by cause:' in table and why.words in table
+    assert result.as_dict()['causes'][problem + 's' if problem == 'duplicate' else 'lost'] == {cause: 1}
+    if cause in ('lost_with_connection', 'lost_while_fetching'):
+        assert 'lost with a dropped redis connection' in why.words
+
+
+def test_a_timeout_names_the_missing_copies_and_what_the_log_last_knew():
+    log = EventLog()
+    log.record(PUBLISHED, 'm1', 'video.upload')
+    log.record(DELIVERED, 'm1', 'video.upload', 'audit_queue')
+    log.record(ACKED, 'm1', 'video.upload', 'audit_queue')
+    log.record(DELIVERED, 'm1', 'video.upload', 'video_queue')
+    with pytest.raises(Unaccounted) as caught:
+        wait_accounted(SEED, log, timeout=0.05)
+    message = str(caught.value)
+    assert 'is a worker running' not in message
+    assert 'video_queue m1: delivered, and the handler has not finished with it' in message
+    assert 'delivered +' in message
+    assert caught.value.reconciliation.lost == 1
+
+
+def test_demo_json_prints_its_object_when_the_run_fails(monkeypatch, capsys):
+    import json
+
+    from helpers import demo
+
+    def stalled_run(url, messages, workers, producers, *, log, **_options):
+        log.record(PUBLISHED, 'r1p1-0001', 'video.upload.hd')
+        return wait_accounted(MEDIA, log, timeout=0.01)
+    monkeypatch.setattr(demo, 'full_run', stalled_run)
+    assert demo.main(['--broker', 'memory://', '--json']) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report['ok'] is False and report['lost'] == 3 and 'have not settled' in report['error']
+    assert report['causes']['lost'] == {'never_delivered': 3}
+    assert {e['queue'] for e in report['explanations']} == {'audit_queue', 'thumbnail_queue', 'video_queue'}
+    assert err.splitlines()[-1].startswith('error: after')  # after the progress bars
+
+
+def test_a_copy_handled_whose_ack_is_in_doubt_is_unconfirmed_not_lost():
+    from helpers.events import HANDLED_NOTE
+    log = EventLog()
+    log.record(PUBLISHED, 'm1', 'user.login')
+    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue')
+    log.record(UNACKED, 'm1', 'user.login', 'audit_queue', f'{HANDLED_NOTE} (Connection reset); ...')
+    result = wait_accounted(SEED, log, timeout=5, grace=0.05)
+    assert result.lost == 0 and result.ok
+    assert result.causes('unconfirmed') == {'ack_unconfirmed': 1}
+    assert 'handled, ack unconfirmed by cause:' in result.table()
+
+
+def test_a_redelivery_the_broker_flags_is_a_lost_ack():
+    from helpers.events import REDELIVERED_NOTE
+    log = EventLog()
+    log.record(PUBLISHED, 'm1', 'user.login')
+    for detail in ('', REDELIVERED_NOTE):
+        log.record(DELIVERED, 'm1', 'user.login', 'audit_queue', detail)
+        log.record(ACKED, 'm1', 'user.login', 'audit_queue')
+    assert reconcile(SEED, log).causes('duplicate') == {'lost_ack': 1}
+
+
+def test_demo_text_shows_the_accounts_and_causes_when_the_run_fails(monkeypatch, capsys):
+    from helpers import demo
+
+    def stalled_run(url, messages, workers, producers, *, log, **_options):
+        log.record(PUBLISHED, 'r1p1-0001', 'user.login')
+        return wait_accounted(MEDIA, log, timeout=0.01)
+    monkeypatch.setattr(demo, 'full_run', stalled_run)
+    assert demo.main(['--broker', 'memory://', '--messages', '1']) == 2
+    out, err = capsys.readouterr()
+    assert '== 3. Reconciliation (the run did not finish)' in out
+    assert 'lost by cause:' in out and 'never delivered' in out
+    assert 'is a worker running' not in out + err
+
+
+def test_a_flagged_redelivery_logged_before_the_first_ack_is_still_a_lost_ack():
+    """Two workers, two threads: another worker got the requeued copy before the first ack was logged."""
+    from helpers.events import REDELIVERED_NOTE
+    log = EventLog()
+    log.record(PUBLISHED, 'm1', 'user.login')
+    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue')
+    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue', REDELIVERED_NOTE)
+    log.record(ACKED, 'm1', 'user.login', 'audit_queue')
+    log.record(ACKED, 'm1', 'user.login', 'audit_queue')
+    assert reconcile(SEED, log).causes('duplicate') == {'lost_ack': 1}

@@ -42,6 +42,10 @@ def test_solution_passes_the_self_check(notebook, checker):
     {'thumbnail_queue': '*.upload', 'login_queue': '#.login.#', 'eu_queue': '#.eu'},
     {'thumbnail_queue': '*.upload', 'login_queue': '*.login.#', 'eu_queue': '*.eu'},
     {'thumbnail_queue': '*.upload', 'login_queue': '*.login*', 'eu_queue': '#.eu'},
+    {'thumbnail_queue': '*.upload', 'login_queue': None, 'eu_queue': '#.eu'},
+    {'thumbnail_queue': '*.upload', 'login_queue': '*.login.#'},
+    None,
+    ['*.upload', '*.login.#', '#.eu'],
 ])
 def test_near_misses_fail_the_01_self_check(bindings):
     check = checker_namespace('01_topology.ipynb', 'check_bindings')['check_bindings']

@@ -1,11 +1,14 @@
 """The worker and publisher on all three brokers: every message accounted for, nothing lost."""
 import threading
+import time
+import uuid
 
 import pytest
 
-from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RETRIED, UNACKED
+from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, HANDLED_NOTE, QUARANTINED, RETRIED, UNACKED
 from helpers.producer import Publisher
-from helpers.worker import Worker, WorkerError, running_workers
+from helpers.topology import SEED
+from helpers.worker import AGAIN, Worker, WorkerError, running_workers
 
 
 def _dead_letter_count(url, topology):
@@ -63,17 +66,30 @@ def test_undecodable_and_disallowed_bodies_are_quarantined(broker_url, unique_to
 
 
 def test_stop_under_load_loses_nothing(broker_url, unique_topology, log):
+    """stop() while a handler holds the 10th of 300 messages: it is finished and acked, the rest stay queued."""
     from helpers import config
-    worker = Worker(broker_url, topology=unique_topology, log=log, queues=['video_queue']).start()
+    holding = threading.Event()
+
+    def hold_the_tenth(body, delivery):
+        if delivery.message_id == 'm9':
+            holding.set()
+            deadline = time.monotonic() + 10
+            while not worker.should_stop and time.monotonic() < deadline:  # until stop() is called
+                time.sleep(0.01)
+
+    worker = Worker(broker_url, topology=unique_topology, log=log, queues=['video_queue'],
+                    handlers=hold_the_tenth).start()
     with Publisher(broker_url, topology=unique_topology, log=log) as pub:
         for i in range(300):
-            pub.publish('video.upload', {'n': i})
-    log.wait_for(ACKED, 10)
+            pub.publish('video.upload', {'n': i}, message_id=f'm{i}')
+    assert holding.wait(10), 'the worker never reached the 10th message'
     worker.stop()
-    handled = log.count(ACKED)
+    acked = log.ids(ACKED)
     with config.connect(broker_url) as conn:
         queued = unique_topology.message_count(conn, 'video_queue')
-    assert handled + queued == 300
+    assert 'm9' in acked, 'the message in hand when stop() was called was not finished and acked'
+    assert queued > 0, f'all {len(acked)} messages were handled before the stop: it interrupted nothing'
+    assert len(acked) + queued == 300, f'{len(acked)} acked + {queued} queued: lost {300 - len(acked) - queued}'
 
 
 def test_starting_a_worker_again_replaces_the_old_one(memory_url, log):
@@ -86,10 +102,41 @@ def test_starting_a_worker_again_replaces_the_old_one(memory_url, log):
         second.stop()
 
 
+def test_a_stuck_handler_is_abandoned_and_never_blocks_the_next_worker(memory_url, log):
+    release, started = threading.Event(), threading.Event()
+
+    def stuck(body, delivery):
+        started.set()
+        release.wait(30)
+
+    tag = uuid.uuid4().hex[:8]
+    first_topology, second_topology = SEED.renamed(f'stuck{tag}'), SEED.renamed(f'next{tag}')
+    stuck_worker = Worker(memory_url, topology=first_topology, queues=[f'video_queue_stuck{tag}'], handlers=stuck,
+                          log=log, name='attempt').start()
+    try:
+        with Publisher(memory_url, topology=first_topology, log=log) as pub:
+            pub.publish('video.upload', {}, message_id='stuck')
+        assert started.wait(5)
+        with pytest.raises(WorkerError, match='did not stop within 0.1 s'):
+            stuck_worker.stop(timeout=0.1)
+        assert stuck_worker not in running_workers()
+        again = Worker(memory_url, topology=second_topology, queues=[f'video_queue_next{tag}'], log=log,
+                       name='attempt').start()
+        with again, Publisher(memory_url, topology=second_topology, log=log) as pub:
+            pub.publish('video.upload', {}, message_id='next')
+            log.wait_for(ACKED, 1)
+        assert log.ids(ACKED) == ['next'] and stuck_worker.is_running
+    finally:
+        release.set()
+        stuck_worker._thread.join(5)
+    assert not stuck_worker.is_running
+
+
 def test_unreachable_broker_fails_start_with_a_clear_error(log):
     worker = Worker('amqp://guest:guest@127.0.0.1:1//', log=log, name='unreachable')
-    with pytest.raises(WorkerError, match='could not start'):
-        worker.start(timeout=8)
+    with pytest.raises(WorkerError) as failed:
+        worker.start(timeout=20)
+    assert 'could not start' in str(failed.value) and 'Connection refused' in str(failed.value)
     assert not worker.is_running
 
 
@@ -183,6 +230,7 @@ def test_a_message_cut_off_by_a_lost_connection_ends_the_delivery_as_unacked(mem
         worker.connection.release()
     [event] = log.events(UNACKED)
     assert (event.message_id, event.queue) == ('m1', 'video_queue')
-    assert 'Connection reset by peer' in event.detail and 'deliver this message again' in event.detail
+    assert 'Connection reset by peer' in event.detail and event.detail.endswith(AGAIN['memory'])
+    assert event.detail.startswith(HANDLED_NOTE) is (cut == 'ack')  # the work was done; only the ack is in doubt
     assert log.count(ACKED) == log.count(DEAD_LETTERED) == 0
     log.wait_settled(timeout=1)  # the delivery has ended, so nothing waits for it forever

@@ -4,4 +4,4 @@ MY_BINDINGS = {
     'login_queue': '*.login.#',      # one word, "login", then anything (even nothing)
     'eu_queue': '#.eu',              # anything (even nothing), then "eu"
 }
-print(check_bindings(MY_BINDINGS))  # noqa: F821 (defined in the notebook)
+print(check_bindings(MY_BINDINGS))  # defined in the self-check cell above

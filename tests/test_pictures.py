@@ -1,0 +1,63 @@
+"""helpers.pictures: the delivery picture names what the topology routes, and nothing else."""
+import base64
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from helpers.pictures import Picture, deliveries_svg
+from helpers.topology import MEDIA, SEED, Topology
+
+SVG = '{http://www.w3.org/2000/svg}'
+
+
+def texts(svg: str) -> list[str]:
+    return [t.text for t in ET.fromstring(svg).iter(f'{SVG}text')]
+
+
+def test_the_seeds_two_copies_reach_one_callback():
+    svg = deliveries_svg(SEED, 'video.upload', {'process_task': ['audit_queue', 'video_queue']})
+    shown = texts(svg)
+    assert {'media_exchange', 'audit_queue', 'video_queue', 'process_task', '#', 'video.#'} <= set(shown)
+    assert '2 copies of the message' in shown
+    assert svg == deliveries_svg(SEED, 'video.upload', {'process_task': ['audit_queue', 'video_queue']})
+
+
+def test_one_handler_per_queue_gets_one_copy_each():
+    shown = texts(deliveries_svg(SEED, 'video.upload', {'audit': ['audit_queue'], 'transcode': ['video_queue']}))
+    assert shown.count('1 copy of the message') == 2
+
+
+def test_only_the_queues_the_key_reaches_are_drawn():
+    shown = texts(deliveries_svg(MEDIA, 'user.login', {'audit': ['audit_queue'], 'users': ['user_queue']}))
+    assert 'user_queue' in shown and 'audit_queue' in shown and 'video_queue' not in shown
+
+
+def test_the_picture_brings_its_own_card_and_ink():
+    """Notebooks draw SVG output in an <img>, out of the theme's reach: the card makes it readable on any."""
+    root = ET.fromstring(deliveries_svg(SEED, 'user.login', {'audit': ['audit_queue']}))
+    card = root.find(f'{SVG}rect')
+    assert root.get('color') == '#1f2328' and root.get('fill') == 'currentColor'
+    assert card.get('fill') == '#ffffff'
+    assert float(card.get('width')) == float(root.get('width')) - 1
+
+
+@pytest.mark.parametrize(('key', 'consumers', 'message'), [
+    ('report', {'x': ['video_queue']}, 'reaches no queue'),
+    ('video.upload', {'x': ['nope_queue']}, "does not have"),
+])
+def test_bad_arguments_say_what_is_wrong(key, consumers, message):
+    with pytest.raises(ValueError, match=message):
+        deliveries_svg(Topology('videos', (('video_queue', 'video.#'),)), key, consumers)
+
+
+def test_a_picture_is_an_img_of_the_same_svg_with_its_title_as_alt():
+    """Unrun notebooks refuse SVG output and strip inline <svg>; an <img> with a data URI survives."""
+    svg = deliveries_svg(SEED, 'video.upload', {'audit': ['audit_queue']}, title='A <small> & "quoted" title')
+    html = Picture(svg)._repr_html_()
+    img = ET.fromstring(html)
+    assert img.tag == 'img' and '<svg' not in html
+    scheme, data = img.get('src').split(',', 1)
+    assert scheme == 'data:image/svg+xml;base64' and base64.b64decode(data).decode() == svg
+    assert img.get('alt') == 'A <small> & "quoted" title'
+    assert repr(Picture(svg)) == '[picture: A <small> & "quoted" title]'
+    assert html == Picture(svg)._repr_html_()
