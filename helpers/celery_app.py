@@ -2,7 +2,8 @@
 
 ``celery_config`` turns a ``Topology`` into Celery settings: the same topic
 exchange, the same queues with the same binding keys (``task_queues``), and
-``task_routes`` that give every task a routing key.  ``make_app`` builds a
+``task_routes`` that give every task a routing key.  Under ``LAB_NAMESPACE``
+Celery gets the broker's names; workers and event logs keep the course's.  ``make_app`` builds a
 Celery app from them with the media tasks registered.
 """
 from __future__ import annotations
@@ -33,10 +34,14 @@ class MediaTaskError(RuntimeError):
 
 
 def celery_config(topology: Topology = MEDIA, url: str | None = None) -> dict[str, Any]:
-    """Celery settings that declare ``topology`` and route every media task into its exchange."""
+    """Celery settings that declare ``topology`` and route every media task into its exchange.
+
+    The settings hold the broker's names (``LAB_NAMESPACE``, see helpers.namespace);
+    ``topology.course_name`` turns one back into the course's name.
+    """
     url = config.broker_url(url)
     exchange = topology.exchange()
-    routes = {name: {'exchange': topology.exchange_name, 'routing_key': key,
+    routes = {name: {'exchange': exchange.name, 'routing_key': key,
                      # Declaring the exchange on every publish: on redis:// a connection that never
                      # declared it treats it as a direct exchange and drops the message silently.
                      'declare': [exchange]}
@@ -46,9 +51,9 @@ def celery_config(topology: Topology = MEDIA, url: str | None = None) -> dict[st
         'broker_transport_options': dict(config.TRANSPORT_OPTIONS[config.transport_of(url)]),
         'broker_connection_retry_on_startup': True,
         'task_queues': topology.queues(),
-        'task_default_exchange': topology.exchange_name,
+        'task_default_exchange': exchange.name,
         'task_default_exchange_type': 'topic',
-        'task_default_queue': topology.queue_names[0],
+        'task_default_queue': topology.broker_queue_name(topology.queue_names[0]),
         'task_default_routing_key': 'task.unrouted',
         'task_create_missing_queues': False,
         'task_routes': routes,

@@ -37,7 +37,7 @@ def celery_full_run(url: str | None = None, messages: int = 200, *, topology: To
     process = app.tasks['media.process']
     items = scenario(messages, seed, corrupt_rate)
     with CeleryEvents(log):
-        crew = [CeleryWorker([queue], url).start() for queue in topology.queue_names]
+        crew = [CeleryWorker([queue], url, topology=topology).start() for queue in topology.queue_names]
         try:
             start = time.monotonic()
             for key, payload in items:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({'transport': config.transport_of(args.broker), 'messages': args.messages,
                           'published': rec.published, 'expected': rec.expected, 'acked': rec.acked,
                           'dead_lettered': rec.dead_lettered, 'duplicates': rec.duplicates,
-                          'lost': rec.lost, 'seconds': round(result.seconds, 3)}))
+                          'unexpected': rec.unexpected, 'lost': rec.lost, 'seconds': round(result.seconds, 3)}))
     else:
         print(f'{result.seconds:.2f} s, {result.rate:,.0f} copies/s')
         print(rec.table())

@@ -4,7 +4,8 @@
 named after its queues; it never prints and keeps Celery's logging out of
 notebook cells.  ``python -m helpers.celery_workers -Q QUEUE --json`` runs a
 Celery worker process whose task signals come out as one JSON line each, the
-format ``helpers.processes.WorkerProcess`` reads.
+format ``helpers.processes.WorkerProcess`` reads.  Both take the course's queue
+names and consume the queues' broker names (``LAB_NAMESPACE``).
 """
 from __future__ import annotations
 
@@ -26,9 +27,16 @@ from . import config
 from .celery_app import make_app
 from .celery_events import THREAD_PREFIX, CeleryEvents
 from .events import EventLog
-from .topology import MEDIA
+from .topology import MEDIA, Topology
 
-__all__ = ['CeleryWorker', 'quiet_celery_logging', 'celery_command', 'main']
+__all__ = ['CeleryWorker', 'course_queue', 'quiet_celery_logging', 'celery_command', 'main']
+
+
+def course_queue(topology: Topology, name: str) -> str | None:
+    """The course's name of ``topology``'s queue called ``name`` here or on the broker (None if no such queue)."""
+    if name in topology.queue_names:
+        return name
+    return {topology.broker_queue_name(queue): queue for queue in topology.queue_names}.get(name)
 
 
 def quiet_celery_logging() -> None:
@@ -64,18 +72,20 @@ class _ThreadWorkController(WorkController):
 class CeleryWorker:
     """One Celery worker consuming ``queues`` in a background thread (one task at a time).
 
-    Each worker gets a Celery app of its own, because a worker narrows its
-    app's queue list to the queues it consumes.
+    ``queues`` are the course's names of ``topology``'s queues; the worker
+    consumes their broker names.  Each worker gets a Celery app of its own,
+    because a worker narrows its app's queue list to the queues it consumes.
     """
 
-    def __init__(self, queues: Iterable[str], url: str | None = None, *, app: Celery | None = None,
-                 name: str | None = None) -> None:
+    def __init__(self, queues: Iterable[str], url: str | None = None, *, topology: Topology = MEDIA,
+                 app: Celery | None = None, name: str | None = None) -> None:
         self.queues = list(queues)
         self.label = name or ','.join(self.queues)
-        self.app = app or make_app(MEDIA, url)
-        unknown = sorted(set(self.queues) - set(self.app.amqp.queues))
+        self.app = app or make_app(topology, url)
+        self.broker_queues = [topology.broker_queue_name(queue) for queue in self.queues]
+        unknown = sorted(q for q, b in zip(self.queues, self.broker_queues) if b not in self.app.amqp.queues)
         if unknown:
-            have = sorted(self.app.amqp.queues)
+            have = sorted(course_queue(topology, b) or b for b in self.app.amqp.queues)
             raise ValueError(f'queues {unknown} are not in the Celery configuration; it has {have}')
         self._controller: _ThreadWorkController | None = None
         self._thread: threading.Thread | None = None
@@ -91,7 +101,7 @@ class CeleryWorker:
             return self
         quiet_celery_logging()
         self._controller = _ThreadWorkController(
-            app=self.app, hostname=f'{self.label}@notebook', pool='solo', concurrency=1, queues=self.queues,
+            app=self.app, hostname=f'{self.label}@notebook', pool='solo', concurrency=1, queues=self.broker_queues,
             without_heartbeat=True, without_mingle=True, without_gossip=True, loglevel='WARNING')
         self._thread = threading.Thread(target=self._run, name=f'{THREAD_PREFIX}{self.label}', daemon=True)
         self._thread.start()
@@ -153,18 +163,21 @@ class CeleryWorker:
 
 
 def celery_command(queue: str, python: str = 'python') -> list[str]:
-    """The command line of one Celery worker process for ``queue`` (the broker comes from $BROKER_URL)."""
+    """The command line of a Celery worker process for ``queue`` (broker and namespace: from the environment)."""
     return [python, '-m', 'helpers.celery_workers', '-Q', queue]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``celery worker -Q QUEUE`` for the MEDIA topology, its task signals printed as JSON lines."""
     parser = argparse.ArgumentParser(prog='python -m helpers.celery_workers', description=main.__doc__)
-    parser.add_argument('-Q', '--queues', required=True, help='the queue to consume')
+    parser.add_argument('-Q', '--queues', required=True,
+                        help="the queue to consume: its course name (video_queue) or its broker name")
     parser.add_argument('--json', action='store_true', help='one JSON object per line (always on)')
     parser.add_argument('--stop-on-eof', action='store_true', help='stop when standard input closes')
     args = parser.parse_args(argv)
-    queue = args.queues
+    queue = course_queue(MEDIA, args.queues)
+    if queue is None:
+        parser.error(f'-Q {args.queues}: not a queue of the MEDIA topology; its queues: {", ".join(MEDIA.queue_names)}')
     app = make_app(MEDIA, config.broker_url())
     log = EventLog()
 
@@ -182,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             os.kill(os.getpid(), signal.SIGTERM)  # Celery's warm shutdown: finish the task in hand
         threading.Thread(target=watch_stdin, daemon=True).start()
     # The same as: celery -A ... worker -Q QUEUE -n QUEUE@%h -P solo --without-mingle --without-gossip
-    app.Worker(queues=[queue], hostname=f'{queue}@%h', pool='solo', concurrency=1, quiet=True,
+    app.Worker(queues=[MEDIA.broker_queue_name(queue)], hostname=f'{queue}@%h', pool='solo', concurrency=1, quiet=True,
                without_mingle=True, without_gossip=True, without_heartbeat=True, loglevel='WARNING').start()
     return 0
 

@@ -26,6 +26,7 @@ from .events import (
     QUARANTINED,
     RECONNECTED,
     REDELIVERED_NOTE,
+    RETRIED,
     UNACKED,
     UNROUTABLE,
     Event,
@@ -49,6 +50,8 @@ CAUSES = {
     'publisher_retry': 'publisher retry after a connection error: the first attempt reached the broker too',
     'lost_ack': 'redelivery after a lost ack: the connection dropped before the ack reached the broker',
     'redelivered_after_drop': "redelivery after the worker's connection dropped: its ack never reached the broker",
+    'task_retry': 'a retry published the message again (a Celery task retry): every queue its key reaches '
+                  'got a new copy',
     # handled, but not known to be acked
     'ack_unconfirmed': 'handled, but its connection dropped while acking, and the broker did not deliver it again: '
                        'the ack most likely arrived',
@@ -314,6 +317,8 @@ def _duplicate_cause(story: list[Event], sent: Event | None, drops: list[float])
     deliveries = [e for e in story if e.kind == DELIVERED]
     if any(e.detail.startswith(REDELIVERED_NOTE) for e in deliveries):
         return 'lost_ack'  # the broker says so: it delivered the message before and got no ack
+    if any(e.kind == RETRIED for e in story):
+        return 'task_retry'  # the course's Worker retries inside one delivery; a Celery retry publishes again
     if len(deliveries) > 1 and any(deliveries[0].time <= t <= deliveries[1].time for t in drops):
         return 'redelivered_after_drop'
     return 'unexplained'

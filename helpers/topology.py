@@ -183,6 +183,17 @@ class Topology:
             return namespace.exchange_name(queue)
         return namespace.queue_name(self.exchange_name, queue)
 
+    def course_name(self, broker_name: str) -> str:
+        """The course's name of one of this topology's exchanges or queues, from its name on the broker."""
+        names = {self.broker_exchange_name: self.exchange_name,
+                 namespace.exchange_name(self.dead_letter_exchange_name): self.dead_letter_exchange_name}
+        for queue in [*self.queue_names, self.dead_letter_queue_name]:
+            names[self.broker_queue_name(queue)] = queue
+        if broker_name not in names:
+            raise ValueError(f'{broker_name!r} is not a broker name of the {self.exchange_name!r} topology '
+                             f'in LAB_NAMESPACE={namespace.current()!r}; its names: {sorted(names)}')
+        return names[broker_name]
+
     def binding_keys(self, queue: str) -> list[str]:
         """The binding keys of one queue, in declaration order."""
         return [key for name, key in self.bindings if name == queue]
