@@ -17,7 +17,7 @@ import ipywidgets as widgets
 
 from . import classroom
 from .rabbitadmin import DEFAULT_API, admin_client
-from .widget_view import WidgetView
+from .widget_view import WidgetView, snapshot_button, snapshot_frame
 
 __all__ = ['ClassDashboard', 'dashboard_html']
 
@@ -58,11 +58,12 @@ class ClassDashboard(WidgetView):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._statuses: list[classroom.LearnerStatus] = []
         self.table = widgets.HTML()
         self.message = widgets.Label()
         self.refresh_button = widgets.Button(description='Refresh')
         self.refresh_button.on_click(lambda _button: self.refresh())
-        self.widget = widgets.VBox([widgets.HBox([self.refresh_button, self.message]), self.table])
+        self.widget = self._root([widgets.HBox([self.refresh_button, self.message]), self.table])
         self.refresh()
 
     @classmethod
@@ -79,6 +80,7 @@ class ClassDashboard(WidgetView):
             except Exception as exc:  # the view says it; the next refresh tries again
                 self.message.value = f'the broker did not answer: {exc}'
                 return []
+            self._statuses = statuses
             self.table.value = dashboard_html(statuses, self._clock())
             flagged = sum(bool(s.flags) for s in statuses)
             self.message.value = f'{flagged} of {len(statuses)} learners to look at' if flagged else 'all clear'
@@ -103,6 +105,12 @@ class ClassDashboard(WidgetView):
         if self._thread is not None:
             self._thread.join(10)
         self.widget.close()
+
+    def snapshot_html(self) -> str:
+        """The dashboard as last drawn, without the time of the redraw."""
+        with self._lock:
+            header = f'{snapshot_button("Refresh")} <span>{html.escape(self.message.value)}</span>'
+            return snapshot_frame(f'<div>{header}</div>{dashboard_html(self._statuses)}', 'class dashboard')
 
     def __repr__(self) -> str:
         return f'<ClassDashboard of {len(self.learners)} learners>'

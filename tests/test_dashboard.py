@@ -64,3 +64,15 @@ def test_watch_redraws_from_a_thread_until_closed():
     assert redrawn.wait(10)
     board.close()
     assert not board._thread.is_alive()
+
+
+def test_displayed_board_carries_a_snapshot_of_its_last_drawing():
+    admin, learners = a_class()
+    board = ClassDashboard(learners, admin, clock=lambda: 'at 10:00:00')
+    bundle = board._repr_mimebundle_()
+    assert 'application/vnd.jupyter.widget-view+json' in bundle
+    picture = bundle['text/html']
+    assert 'helpers-snapshot' in picture and '1 of 2 learners to look at' in picture
+    assert 'data-learner="class_01"' in picture and 'at 10:00:00' not in picture
+    board.close()
+    assert 'application/vnd.jupyter.widget-view+json' not in board._repr_mimebundle_()

@@ -2,7 +2,7 @@
 
 For each notebook in ``notebooks/`` (and a fixture that follows the same conventions):
 
-1. open it as stored: its widget outputs show their static snapshots (pictures), never
+1. open it as stored: every stored widget view carries a static snapshot, and they show (pictures), never
    ``VBox(children=…`` or a widget error;
 2. clear the outputs and Run All (every cell above the first ``cleanup`` cell: those close the
    widgets, and come last);
@@ -72,6 +72,7 @@ class Plan:
     cleanup: int | None  # the first code cell tagged 'cleanup'
     snapshots: int  # stored outputs that carry a view's static snapshot
     stored_views: int  # stored outputs that carry a widget view
+    bare_views: int  # stored widget views without a snapshot (shown as text when the state is not restored)
     missing: tuple[str, ...]  # tags the notebook needs but lacks
 
 
@@ -85,6 +86,8 @@ def read_plan(file: Path, path: str) -> Plan:
     outputs = [out for cell in code for out in cell.get('outputs', [])]
     stored_views = sum(WIDGET_VIEW in out.get('data', {}) for out in outputs)
     snapshots = sum('helpers-snapshot' in out.get('data', {}).get('text/html', '') for out in outputs)
+    bare_views = sum(WIDGET_VIEW in out.get('data', {}) and 'helpers-snapshot' not in out['data'].get('text/html', '')
+                     for out in outputs)
     solution = f'nb{file.stem}'
     has_solution = (ROOT / 'helpers' / 'solutions' / f'{solution}.py').is_file() or path == FIXTURE
     missing = []
@@ -94,7 +97,7 @@ def read_plan(file: Path, path: str) -> Plan:
         missing.append(f"'widget' (it stores {stored_views} widget views)")
     cleanup = tagged('cleanup')
     return Plan(path, solution, tuple(tagged('widget')), (tagged('answer') or [None])[0],
-                cleanup[0] if cleanup else None, snapshots, stored_views, tuple(missing))
+                cleanup[0] if cleanup else None, snapshots, stored_views, bare_views, tuple(missing))
 
 
 def plans() -> list[Plan]:
@@ -115,6 +118,8 @@ def _name(plan: Plan) -> str:
 
 def open_as_stored(page, server, plan: Plan, shot: str) -> None:
     """Step 1: the stored widget outputs show their snapshots, not text or errors."""
+    assert not plan.bare_views, (f'{plan.path} stores {plan.bare_views} widget views without a snapshot: '
+                                 're-execute it with tools/execute.py')
     open_notebook(page, server, plan.path)
     snapshots = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .helpers-snapshot')
     expect(snapshots).to_have_count(plan.snapshots, timeout=15_000)
