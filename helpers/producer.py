@@ -21,7 +21,9 @@ from .topology import SEED, Topology, validate_routing_key
 
 __all__ = ['Receipt', 'Publisher']
 
-RETRY_POLICY = {'max_retries': 5, 'interval_start': 0, 'interval_step': 0.5, 'interval_max': 2}
+# Up to about 15 s of retries: long enough to ride out a broker restart (RabbitMQ with its management
+# plugin is back after 7-8 s here), short enough that an unreachable broker still gets a clear error.
+RETRY_POLICY = {'max_retries': 10, 'interval_start': 0, 'interval_step': 0.5, 'interval_max': 2}
 _publisher_numbers = itertools.count(1)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 from kombu.mixins import ConsumerMixin
 
@@ -16,6 +17,10 @@ __all__ = ['SAFETY_INTERVAL', 'ThreadedConsumer']
 
 #: How often an idle consumer checks whether it should stop (kombu's default is 1 s).
 SAFETY_INTERVAL = 0.05
+
+
+class _Stopped(Exception):
+    """Raised inside a wait for the broker when stop() was asked for: ends the wait at once."""
 
 
 class ThreadedConsumer(ConsumerMixin):
@@ -56,9 +61,22 @@ class ThreadedConsumer(ConsumerMixin):
                 raise self.Error(f'{self.label} could not start on {config.safe_url(self.url)}: {why}')
         return self
 
+    @contextmanager
+    def establish_connection(self):
+        """ConsumerMixin's, except that stop() also ends a wait for a broker that is down (within about 1 s)."""
+        with self.create_connection() as conn:
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries, callback=self._stop_waiting)
+            yield conn
+
+    def _stop_waiting(self) -> None:
+        if self.should_stop:
+            raise _Stopped()
+
     def _run_in_thread(self) -> None:
         try:
             self.run(safety_interval=SAFETY_INTERVAL)
+        except _Stopped:
+            pass
         except Exception as exc:  # reported by start() or kept for stop(); an earlier cause stays unless this is ours
             if self.last_error is None or isinstance(exc, self.Error):
                 self.last_error = exc
