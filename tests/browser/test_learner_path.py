@@ -13,7 +13,7 @@ For each notebook in ``notebooks/`` (and a fixture that follows the same convent
 6. replace the ``answer`` cell with ``%load solutions.nbNN_name``, run it twice: ✅;
 7. run the ``cleanup`` cells; no error output anywhere.
 
-JupyterLab Dark does steps 1, 2, 4 without the clicks, and 5, on the notebooks that show widgets.
+JupyterLab Dark does the whole path too; Notebook 7 does it on every course notebook.
 Cells are found by their tags (read with nbformat), never by their text.  A notebook without the tags its contents need
 (``answer`` when it has a solution, ``widget`` when it stores widget views) is skipped locally and
 fails under CI=true.  JupyterLab's kernels drop widget updates sent from worker threads (see
@@ -107,7 +107,6 @@ def plans() -> list[Plan]:
 
 PLANS = plans()
 COURSE = [plan for plan in PLANS if plan.path != FIXTURE]  # Notebook 7: the course only (time budget)
-WITH_WIDGETS = [plan for plan in PLANS if plan.widgets or plan.stored_views]
 
 
 def _name(plan: Plan) -> str:
@@ -247,10 +246,10 @@ def test_learner_path_jupyterlab(page, lab, plan):
     learner_path(page, lab, plan, 'lab')
 
 
-@pytest.mark.parametrize('plan', WITH_WIDGETS, ids=_name)
+@pytest.mark.parametrize('plan', PLANS, ids=_name)
 def test_learner_path_jupyterlab_dark(dark_page, lab, plan):
-    """JupyterLab Dark: the stored pictures, Run All, typing into the widgets, and readable widgets."""
-    learner_path(dark_page, lab, plan, 'dark', full=False)
+    """JupyterLab Dark: the whole path, with the widgets' contrast measured on the dark theme."""
+    learner_path(dark_page, lab, plan, 'dark')
 
 
 @pytest.mark.parametrize('plan', COURSE, ids=_name)
