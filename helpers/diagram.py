@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
 from .pictures import svg_img
 from .topology import Topology, matches
-from .widget_view import Ticker, WidgetView, drop_thread_sends, handles_kernel_messages, snapshot_frame
+from .widget_view import LIVE_CLASS, Ticker, WidgetView, drop_thread_sends, handles_kernel_messages, snapshot_frame
 
 __all__ = ['BOX_COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'svg_img', 'LiveDiagram', 'DiagramSVG']
 
@@ -406,6 +406,7 @@ class LiveDiagram(WidgetView):
         self._unflushed = False
         self.flushes = 0  # how often the ticker re-sent a worker-thread redraw
         self.html = ipywidgets.HTML(value=self._render())
+        self.html.add_class(LIVE_CLASS)  # the last route lit is whichever thread came last: see tools/execute.py
         self.ticker = Ticker(self.flush)
         self.widget = self._root([self.html, self.ticker.widget])
         drop_thread_sends([self.html])

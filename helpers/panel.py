@@ -26,6 +26,7 @@ from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Eve
 from .producer import Publisher, Receipt
 from .topology import SEED, TopicKeyError, Topology, validate_routing_key
 from .widget_view import (
+    LIVE_CLASS,
     Ticker,
     WidgetView,
     drop_thread_sends,
@@ -206,6 +207,7 @@ class ControlPanel(WidgetView):
                                               layout=widgets.Layout(margin='0 2em 0 0'))
                          for queue in self.queues}
         self.log_view = widgets.HTML(value=_pre(NOTHING_YET))
+        self.log_view.add_class(LIVE_CLASS)  # arrival order of concurrent events: see tools/execute.py
         for key, button in self.buttons.items():
             button.on_click(lambda _button, key=key: self.publish(key))
         self.publish_button.on_click(lambda _button: self.publish(self.key_box.value))

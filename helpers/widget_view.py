@@ -25,8 +25,12 @@ from collections.abc import Callable, Iterable
 
 import ipywidgets as widgets
 
-__all__ = ['WidgetView', 'TICK_MS', 'Ticker', 'revive_tickers', 'handles_kernel_messages', 'drop_thread_sends',
-           'SnapshotVBox', 'snapshot_frame', 'snapshot_button', 'snapshot_field', 'snapshot_pre']
+__all__ = ['WidgetView', 'LIVE_CLASS', 'TICK_MS', 'Ticker', 'revive_tickers', 'handles_kernel_messages',
+           'drop_thread_sends', 'SnapshotVBox', 'snapshot_frame', 'snapshot_button', 'snapshot_field', 'snapshot_pre']
+
+#: The CSS class of a widget whose last value depends on the order worker threads ran in (a live log);
+#: ``tools/execute.py`` keeps such a widget's stored state when nothing else changed.
+LIVE_CLASS = 'helpers-live'
 
 #: How often (ms) a live view's hidden ticker asks the kernel to flush worker-thread updates.
 TICK_MS = 200
