@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from . import config
-from .events import ACKED, DELIVERED, EventLog
+from .events import ACKED, DELIVERED, Event, EventLog
 from .topology import Topology
 from .worker_cli import READY, STOPPED, read_line
 
@@ -165,6 +165,8 @@ class WorkerFleet:
         self.work_seconds = work_seconds
         self.processes: list[WorkerProcess] = []
         self._changed = threading.Condition()
+        # {kind: {message id: the first process that logged it}}, kept as events arrive: O(1) waits.
+        self._first: dict[str, dict[str, WorkerProcess]] = {DELIVERED: {}, ACKED: {}}
 
     def start(self, timeout: float = 30.0) -> WorkerFleet:
         """Start every process, then return once all of them consume."""
@@ -172,7 +174,9 @@ class WorkerFleet:
             name = f'w{number}'
             command = worker_command(self.topology, self.queues, name=name, prefetch=self.prefetch,
                                      work_seconds=self.work_seconds, python=sys.executable)
-            self.processes.append(WorkerProcess(command, name, self.url, self._notify))
+            process = WorkerProcess(command, name, self.url, self._notify)
+            self._index(process)
+            self.processes.append(process)
         _started.append(self)
         try:
             for process in self.processes:
@@ -181,6 +185,14 @@ class WorkerFleet:
             self.stop()
             raise
         return self
+
+    def _index(self, process: WorkerProcess) -> None:
+        def note(event: Event) -> None:
+            if event.kind in self._first:
+                self._first[event.kind].setdefault(event.message_id, process)
+        process.log.subscribe(note)
+        for event in process.log.events():  # anything its reader logged before the subscription
+            note(event)
 
     def _notify(self) -> None:
         with self._changed:
@@ -217,18 +229,17 @@ class WorkerFleet:
                         f'{count} acked messages')
 
     def wait_received(self, message_id: str, timeout: float = 30.0) -> WorkerProcess:
-        """Block until some process received ``message_id``; return that process."""
-        def holder() -> WorkerProcess | None:
-            return next((p for p in self.processes if message_id in p.log.ids(DELIVERED)), None)
-        self.wait_until(lambda: holder() is not None, timeout, f'a process to receive {message_id}')
-        return holder()
+        """Block until some process received ``message_id``; return the first that did."""
+        return self._wait_first(DELIVERED, message_id, timeout, f'a process to receive {message_id}')
 
     def wait_handled(self, message_id: str, timeout: float = 30.0) -> WorkerProcess:
-        """Block until some process acked ``message_id``; return that process."""
-        def handler() -> WorkerProcess | None:
-            return next((p for p in self.processes if message_id in p.handled()), None)
-        self.wait_until(lambda: handler() is not None, timeout, f'a process to ack {message_id}')
-        return handler()
+        """Block until some process acked ``message_id``; return the first that did."""
+        return self._wait_first(ACKED, message_id, timeout, f'a process to ack {message_id}')
+
+    def _wait_first(self, kind: str, message_id: str, timeout: float, what: str) -> WorkerProcess:
+        first = self._first[kind]
+        self.wait_until(lambda: message_id in first, timeout, what)
+        return first[message_id]
 
     def stop(self, timeout: float = 10.0) -> dict[str, int]:
         """SIGTERM every running process, wait for each; return {name: exit code}."""

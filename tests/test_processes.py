@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import BROKERS, declared, require_broker
 
+from helpers.events import EventLog
 from helpers.processes import WorkerFleet, needs_rabbitmq, worker_command
 from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
@@ -134,3 +135,24 @@ def test_round_robin_and_redelivery_on_rabbitmq(amqp_topology):
         codes = fleet.stop()
     assert sorted(codes.values()) == [-signal.SIGKILL, 0, 0]
     assert fleet.running() == []
+
+
+def test_waiting_for_one_message_reads_no_log(amqp_topology, monkeypatch):
+    """wait_received / wait_handled cost O(1) per event: they never list a process's events."""
+    url, topology = amqp_topology
+    with WorkerFleet(2, topology, url=url).start() as fleet, \
+            Publisher(url, topology=topology, name='t') as publisher:
+        earlier = [publisher.publish('video.transcode', {'n': n}).message_id for n in range(20)]
+        fleet.wait_acked(len(earlier))
+
+        def no_scan(*_args, **_kwargs):
+            raise AssertionError('a wait listed the events of a log')
+        monkeypatch.setattr(EventLog, 'events', no_scan)
+        message_id = publisher.publish('video.transcode', {'n': 'last'}).message_id
+        receiver = fleet.wait_received(message_id)
+        handler = fleet.wait_handled(message_id)
+        assert fleet.wait_received(earlier[0]) in fleet.processes
+        monkeypatch.undo()
+        assert handler is receiver
+        assert message_id in handler.handled()
+        assert [p for p in fleet.processes if earlier[0] in p.handled()] == [fleet.wait_handled(earlier[0])]
