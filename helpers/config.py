@@ -35,7 +35,11 @@ TRANSPORT_OPTIONS = {
 
 
 class BrokerError(RuntimeError):
-    """The broker cannot be used; the message says why in one line."""
+    """The broker cannot be used; the message says why in one line, ``cause`` the reason alone."""
+
+    def __init__(self, message: str, cause: str = '') -> None:
+        super().__init__(message)
+        self.cause = cause or message
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def check_broker(url: str | None = None, timeout: float = 4.0) -> BrokerInfo:
         other = _other_protocol(url, transport, timeout)
         why = (f'the server on that port speaks {other}, not {transport} (check the port in the URL)'
                if other else _reason(exc))
-        raise BrokerError(f'cannot use the {transport} broker at {shown}: {why}') from None
+        raise BrokerError(f'cannot use the {transport} broker at {shown}: {why}', why) from None
     finally:
         conn.release()
     return BrokerInfo(transport, shown)
