@@ -241,3 +241,25 @@ def test_the_verdict_is_the_tables_line_after_the_totals():
     lines = result.table().splitlines()
     assert result.verdict() == '❌ NOT reconciled: lost 1, duplicates 1, unexpected 0'
     assert lines[lines.index(result.verdict()) - 1].startswith('total')
+
+
+def test_demo_json_prints_its_object_also_when_a_publisher_gives_up(monkeypatch, capsys):
+    """Not only a timeout: any failure of the run (here the broker's connection error) ends in the JSON object."""
+    import json
+
+    from kombu.exceptions import OperationalError
+
+    from helpers import demo
+
+    def failing_run(url, messages, workers, producers, *, log, **_options):
+        log.record(PUBLISHED, 'r1p1-0001', 'user.login')
+        log.record(DELIVERED, 'r1p1-0001', 'user.login', 'audit_queue')
+        log.record(ACKED, 'r1p1-0001', 'user.login', 'audit_queue')
+        raise OperationalError('[Errno 111] Connection refused')
+    monkeypatch.setattr(demo, 'full_run', failing_run)
+    assert demo.main(['--broker', 'memory://', '--json']) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report['ok'] is False and report['error'] == 'OperationalError: [Errno 111] Connection refused'
+    assert report['published'] == 1 and report['acked'] == 1 and report['lost'] == 1  # user_queue never got it
+    assert err.splitlines()[-1] == 'error: OperationalError: [Errno 111] Connection refused'
