@@ -76,7 +76,8 @@ def _counts(rec: Reconciliation, transport: str) -> dict:
         'delivered': {tally.queue: tally.delivered for tally in rec.queues},
         'expected': rec.expected, 'acked': rec.acked, 'dead_lettered': rec.dead_lettered,
         'quarantined': rec.quarantined, 'duplicates': rec.duplicates, 'unexpected': rec.unexpected,
-        'lost': rec.lost, 'causes': {'duplicates': rec.causes('duplicate'), 'lost': rec.causes('lost')},
+        'lost': rec.lost, 'causes': {'duplicates': rec.causes('duplicate'), 'lost': rec.causes('lost'),
+                                     'unexpected': rec.causes('unexpected')},
         'explanations': [item.as_dict() for item in rec.explanations],
     }
 
