@@ -106,11 +106,10 @@ def test_connection_drops_under_load_every_loss_and_duplicate_is_explained(trans
     assert figures['faults'] == 3 and figures['connections_dropped'] >= 3  # two workers and the publisher
     assert figures['reconnects'] >= 2
     assert figures['unexpected'] == 0
-    # Duplicates are at least once's price on every broker; each is reported with its cause. One the log
-    # cannot explain is reported as such ('unexplained') rather than failing the run: RabbitMQ has shown
-    # rare second deliveries without the redelivered flag and without a publisher retry (teacher's guide).
-    assert set(figures['duplicates_by_cause']) <= EXPLAINED_DUPLICATES | {'unexplained'}, figures['table']
-    assert figures['duplicates_by_cause'].get('unexplained', 0) <= max(1, figures['duplicates'] // 4), figures['table']
+    # Duplicates are at least once's price on every broker; each must have its cause in the log: RabbitMQ
+    # flags every requeued copy and the publisher logs every retry.  (The demo's 'no cause' duplicates
+    # fit another program's copies with colliding ids on a shared vhost; this test's queues are its own.)
+    assert set(figures['duplicates_by_cause']) <= EXPLAINED_DUPLICATES, figures['table']
     assert set(figures['lost_by_cause']) <= EXPLAINED_LOSSES, figures['table']
     if transport == 'amqp':
         assert figures['lost'] == 0, figures['table']  # RabbitMQ keeps an unacked message until it is acked
