@@ -27,9 +27,11 @@ TRANSPORTS = {'memory': 'memory', 'amqp': 'amqp', 'amqps': 'amqp', 'pyamqp': 'am
 # Virtual transports (memory, redis) poll for new messages; kombu's default of
 # 1 s makes every click take a second.  Redis uses it as its BRPOP timeout, so
 # it also bounds how long an idle worker takes to notice it should stop.
+# On Redis, kombu drops a BRPOP connection whose reply is overdue by more than health_check_interval
+# (25 s by default): a cut connection a worker did not notice went unnoticed that long.
 TRANSPORT_OPTIONS = {
     'memory': {'polling_interval': 0.005},
-    'redis': {'polling_interval': 0.1},
+    'redis': {'polling_interval': 0.1, 'health_check_interval': 2},
     'amqp': {},
 }
 
