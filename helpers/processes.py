@@ -105,9 +105,12 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while not self._ready.wait(0.05):
             if not self.is_running or time.monotonic() > deadline:
-                self.kill()
-                self._errors.seek(0)
+                if self.is_running:
+                    self.popen.kill()
+                self.popen.wait()
+                self._errors.seek(0)  # before _close() closes it
                 error = self._errors.read().strip().splitlines()
+                self._close()
                 why = error[-1] if error else f'not consuming after {timeout:g} s'
                 raise RuntimeError(f'worker process {self.name} did not start: {why}')
 
