@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         elif isinstance(exc, Unaccounted):
             rec = exc.reconciliation
         where = _where_on_redis(url, rec) if rec is not None and transport == 'redis' else {}
+        if where:  # a copy Redis still holds is late, not gone: say so in its cause
+            from .redis_check import with_places
+            rec = with_places(rec, where)
         if args.json:
             found = _counts(rec, transport) if rec is not None else {'transport': transport}
             print(json.dumps({**found, 'ok': False, 'error': error, 'messages': args.messages,

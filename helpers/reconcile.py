@@ -60,6 +60,9 @@ CAUSES = {
     'lost_while_fetching': 'lost with a dropped {broker}connection: never delivered; a connection consuming this '
                            'queue dropped after it was published (on redis:// a message popped for a connection '
                            'that dies is gone)',
+    'held_unacked': "not lost for good: its connection died before the worker got it, and kombu's Redis transport "
+                    'holds it in its unacked hash; it comes back after the visibility timeout (1 h by default)',
+    'still_queued': 'still in its queue on the broker: no worker took it before the run gave up',
     'in_hand': 'delivered, and the handler has not finished with it',
     'never_delivered': 'never delivered: still in the queue, or no worker consumes this queue',
     # unexpected copies

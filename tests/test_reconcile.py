@@ -301,3 +301,19 @@ def test_a_copy_another_program_published_is_unexpected_and_named_not_a_duplicat
     assert 'never published' in foreign.last_known
     assert 'unexpected by cause:' in result.table()
     assert result.as_dict()['causes']['unexpected'] == {'misrouted': 1, 'not_published': 1}
+
+
+def test_a_lost_copy_redis_still_holds_gets_the_cause_of_where_it_is():
+    from helpers.redis_check import GONE, IN_QUEUE, UNACKED_HASH, with_places
+    log = EventLog()
+    for mid in ('m1', 'm2', 'm3'):
+        log.record(PUBLISHED, mid, 'user.login')  # SEED routes user.login to audit_queue only
+    log.record(RECONNECTED, '', '', 'audit_queue', 'worker w1 lost its broker connection')
+    rec = reconcile(SEED, log, 'redis')
+    assert rec.causes('lost') == {'lost_while_fetching': 3}
+    where = {('audit_queue', 'm1'): UNACKED_HASH, ('audit_queue', 'm2'): IN_QUEUE, ('audit_queue', 'm3'): GONE}
+    placed = with_places(rec, where)
+    assert placed.causes('lost') == {'held_unacked': 1, 'lost_while_fetching': 1, 'still_queued': 1}
+    assert placed.lost == 3  # still not settled in this run: the counts stay, the words change
+    [held] = [e for e in placed.explanations if e.message_id == 'm1']
+    assert 'comes back after the visibility timeout' in held.words and 'not lost for good' in held.words
