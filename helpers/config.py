@@ -27,15 +27,21 @@ TRANSPORTS = {'memory': 'memory', 'amqp': 'amqp', 'amqps': 'amqp', 'pyamqp': 'am
 # Virtual transports (memory, redis) poll for new messages; kombu's default of
 # 1 s makes every click take a second.  Redis uses it as its BRPOP timeout, so
 # it also bounds how long an idle worker takes to notice it should stop.
+# On Redis, kombu drops a BRPOP connection whose reply is overdue by more than health_check_interval
+# (25 s by default): a cut connection a worker did not notice went unnoticed that long.
 TRANSPORT_OPTIONS = {
     'memory': {'polling_interval': 0.005},
-    'redis': {'polling_interval': 0.1},
+    'redis': {'polling_interval': 0.1, 'health_check_interval': 2},
     'amqp': {},
 }
 
 
 class BrokerError(RuntimeError):
-    """The broker cannot be used; the message says why in one line."""
+    """The broker cannot be used; the message says why in one line, ``cause`` the reason alone."""
+
+    def __init__(self, message: str, cause: str = '') -> None:
+        super().__init__(message)
+        self.cause = cause or message
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ def check_broker(url: str | None = None, timeout: float = 4.0) -> BrokerInfo:
         other = _other_protocol(url, transport, timeout)
         why = (f'the server on that port speaks {other}, not {transport} (check the port in the URL)'
                if other else _reason(exc))
-        raise BrokerError(f'cannot use the {transport} broker at {shown}: {why}') from None
+        raise BrokerError(f'cannot use the {transport} broker at {shown}: {why}', why) from None
     finally:
         conn.release()
     return BrokerInfo(transport, shown)

@@ -76,7 +76,8 @@ def _counts(rec: Reconciliation, transport: str) -> dict:
         'delivered': {tally.queue: tally.delivered for tally in rec.queues},
         'expected': rec.expected, 'acked': rec.acked, 'dead_lettered': rec.dead_lettered,
         'quarantined': rec.quarantined, 'duplicates': rec.duplicates, 'unexpected': rec.unexpected,
-        'lost': rec.lost, 'causes': {'duplicates': rec.causes('duplicate'), 'lost': rec.causes('lost')},
+        'lost': rec.lost, 'causes': {'duplicates': rec.causes('duplicate'), 'lost': rec.causes('lost'),
+                                     'unexpected': rec.causes('unexpected')},
         'explanations': [item.as_dict() for item in rec.explanations],
     }
 
@@ -125,15 +126,22 @@ def main(argv: list[str] | None = None) -> int:
 
             result = full_run(url, args.messages, args.workers, args.producers, corrupt_rate=0.01,
                               progress=progress, log=media_log)
-    except (config.BrokerError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # a publisher that gave up, a worker that could not start, a timeout, ...
         # --json prints its object whatever happened: what was accounted for, and why the run failed.
+        expected = isinstance(exc, (config.BrokerError, TimeoutError, ValueError))
+        error = str(exc) if expected else f'{type(exc).__name__}: {config.one_line(exc)}'
         rec = None
-        if isinstance(exc, Unaccounted):
-            rec = reconcile(MEDIA, media_log, transport) if media_log is not None else exc.reconciliation
+        if media_log is not None and len(media_log):  # the full run had started: its accounts so far
+            rec = reconcile(MEDIA, media_log, transport)
+        elif isinstance(exc, Unaccounted):
+            rec = exc.reconciliation
         where = _where_on_redis(url, rec) if rec is not None and transport == 'redis' else {}
+        if where:  # a copy Redis still holds is late, not gone: say so in its cause
+            from .redis_check import with_places
+            rec = with_places(rec, where)
         if args.json:
             found = _counts(rec, transport) if rec is not None else {'transport': transport}
-            print(json.dumps({**found, 'ok': False, 'error': str(exc), 'messages': args.messages,
+            print(json.dumps({**found, 'ok': False, 'error': error, 'messages': args.messages,
                               'workers': args.workers, 'producers': args.producers,
                               **({'on_broker': [{'queue': q, 'message_id': m, 'where': w}
                                                 for (q, m), w in where.items()]} if where else {})}))
@@ -142,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             print(rec.table())
             for (queue, message_id), place in where.items():
                 print(f'on Redis, {queue} {message_id} is {place}')
-        print(f'error: {exc}', file=sys.stderr)
+        print(f'error: {error}', file=sys.stderr)
         return 2
     rec = reconcile(MEDIA, result.log, transport)  # the same accounts, with the broker named in the causes
     if args.json:

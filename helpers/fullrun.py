@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +35,10 @@ MEDIA_EVENTS: tuple[tuple[str, int], ...] = (
 )
 
 _runs = itertools.count(1)
+#: Sets this process's message ids apart from another program's: two programs running the same scenario on
+#: the same queues would otherwise both publish 'r1p1-0001' with the same key, and a copy of the other's
+#: would pass for a duplicate of ours.  With it, such a copy is 'unexpected' and reconcile names its cause.
+RUN_TOKEN = secrets.token_hex(3)
 
 
 class MediaError(ValueError):
@@ -128,7 +133,8 @@ def full_run(url: str | None = None, messages: int = 200, workers: int = 4, prod
             worker.start()
         errors: list[BaseException] = []
         threads = [threading.Thread(target=_publish, name=f'helpers-producer-r{run}p{i}', daemon=True,
-                                    args=(url, topology, log, f'r{run}p{i}', items[i - 1::producers], errors))
+                                    args=(url, topology, log, f'r{run}p{i}-{RUN_TOKEN}', items[i - 1::producers],
+                                          errors))
                    for i in range(1, producers + 1)]
         start = time.monotonic()
         for thread in threads:

@@ -23,7 +23,7 @@ from pathlib import Path
 from . import config
 from .events import ACKED, DELIVERED, Event, EventLog
 from .topology import Topology
-from .worker_cli import READY, STOPPED, read_line
+from .worker_cli import ERROR, READY, STOPPED, read_line
 
 __all__ = ['WorkerProcess', 'WorkerFleet', 'worker_command', 'needs_rabbitmq']
 
@@ -61,6 +61,7 @@ class WorkerProcess:
         self.name = name
         self.log = EventLog()
         self.stopped_line: dict | None = None
+        self.error_line: dict | None = None  # the process's error line, if it could not run
         self._terminated = False
         self._ready = threading.Event()
         self._on_event = on_event
@@ -91,6 +92,8 @@ class WorkerProcess:
                 self._ready.set()
             elif kind == STOPPED:
                 self.stopped_line = fields
+            elif kind == ERROR:
+                self.error_line = fields
             else:
                 self.log.record(kind, fields.get('message_id', ''), fields.get('routing_key', ''),
                                 fields.get('queue', ''), fields.get('detail', ''))
@@ -102,9 +105,12 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while not self._ready.wait(0.05):
             if not self.is_running or time.monotonic() > deadline:
-                self.kill()
-                self._errors.seek(0)
+                if self.is_running:
+                    self.popen.kill()
+                self.popen.wait()
+                self._errors.seek(0)  # before _close() closes it
                 error = self._errors.read().strip().splitlines()
+                self._close()
                 why = error[-1] if error else f'not consuming after {timeout:g} s'
                 raise RuntimeError(f'worker process {self.name} did not start: {why}')
 

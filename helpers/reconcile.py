@@ -6,7 +6,7 @@ copy must end up settled exactly once in its queue: acked, dead-lettered or
 quarantined.  A copy that never settled is *lost*; a message id acked twice
 in one queue is a *duplicate*; a copy settled in a queue the topology did not
 route it to is *unexpected* (a virtual transport matching a wildcard
-differently from RabbitMQ).  Every duplicate and every lost copy is explained
+differently from RabbitMQ).  Every duplicate, lost and unexpected copy is explained
 from the log: a publisher that retried after a connection error, an ack lost
 with its connection, a copy lost with a dropped connection.
 """
@@ -60,8 +60,16 @@ CAUSES = {
     'lost_while_fetching': 'lost with a dropped {broker}connection: never delivered; a connection consuming this '
                            'queue dropped after it was published (on redis:// a message popped for a connection '
                            'that dies is gone)',
+    'held_unacked': "not lost for good: its connection died before the worker got it, and kombu's Redis transport "
+                    'holds it in its unacked hash; it comes back after the visibility timeout (1 h by default)',
+    'still_queued': 'still in its queue on the broker: no worker took it before the run gave up',
     'in_hand': 'delivered, and the handler has not finished with it',
     'never_delivered': 'never delivered: still in the queue, or no worker consumes this queue',
+    # unexpected copies
+    'not_published': 'settled here, but this run never published it: another program publishes to these queues '
+                     '(a vhost or Redis database shared with it)',
+    'misrouted': 'published by this run, but RabbitMQ would not route its key here: the transport matched a '
+                 'binding differently',
     # either
     'unexplained': 'the log holds no cause',
 }
@@ -71,7 +79,7 @@ CAUSES = {
 class Explanation:
     """Why one copy (a message id in a queue) was duplicated or lost, and what the log last knew of it."""
 
-    problem: str      # 'duplicate', 'lost' or 'unconfirmed' (handled; the ack's arrival unknown)
+    problem: str      # 'duplicate', 'lost', 'unexpected' or 'unconfirmed' (handled; the ack's arrival unknown)
     queue: str
     message_id: str
     cause: str        # a key of CAUSES
@@ -123,7 +131,7 @@ class Reconciliation:
     explanations: tuple[Explanation, ...] = ()
 
     def causes(self, problem: str) -> dict[str, int]:
-        """{cause: copies} for 'duplicate' (extra acks), 'lost' or 'unconfirmed', sorted by cause."""
+        """{cause: copies} for 'duplicate' (extra acks), 'lost', 'unexpected' or 'unconfirmed', sorted by cause."""
         tally: Counter = Counter()
         for item in self.explanations:
             if item.problem == problem:
@@ -181,7 +189,7 @@ class Reconciliation:
             'queues': {tally.queue: tally.as_dict() for tally in self.queues},
             'ok': self.ok,
             'causes': {'duplicates': self.causes('duplicate'), 'lost': self.causes('lost'),
-                       'unconfirmed': self.causes('unconfirmed')},
+                       'unexpected': self.causes('unexpected'), 'unconfirmed': self.causes('unconfirmed')},
             'explanations': [item.as_dict() for item in self.explanations],
         }
 
@@ -211,7 +219,8 @@ class Reconciliation:
     def why_lines(self, limit: int = 10) -> list[str]:
         """Each duplicate's and lost copy's cause, counted, then up to ``limit`` copies by name."""
         lines = []
-        titles = (('duplicate', 'duplicates'), ('lost', 'lost'), ('unconfirmed', 'handled, ack unconfirmed'))
+        titles = (('duplicate', 'duplicates'), ('lost', 'lost'), ('unexpected', 'unexpected'),
+                  ('unconfirmed', 'handled, ack unconfirmed'))
         for problem, title in titles:
             causes = self.causes(problem)
             if not causes:
@@ -271,6 +280,7 @@ def reconcile(topology: Topology, log: EventLog, transport: str = '') -> Reconci
         wanted, done = expected.get(name, set()), settled.get(name, set())
         unsettled = wanted - done
         problems += [('unconfirmed' if mid in handled[name] else 'lost', name, mid, 0) for mid in sorted(unsettled)]
+        problems += [('unexpected', name, mid, 0) for mid in sorted(done - wanted)]
         rows.append(QueueTally(
             queue=name, expected=len(wanted), delivered=tally[name, DELIVERED], acked=tally[name, ACKED],
             dead_lettered=tally[name, DEAD_LETTERED], quarantined=tally[name, QUARANTINED],
@@ -304,6 +314,8 @@ def _explain(problems: list[tuple[str, str, str, int]], events: list[Event], bro
             cause = _duplicate_cause(story, sent, drops[queue])
         elif problem == 'unconfirmed':
             cause = 'ack_unconfirmed'
+        elif problem == 'unexpected':
+            cause = 'misrouted' if sent is not None else 'not_published'
         else:
             cause = _lost_cause(story, sent, drops[queue])
         result.append(Explanation(problem, queue, mid, cause, extra, _last_known(sent, story, drops[queue], start),

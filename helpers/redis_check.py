@@ -6,12 +6,14 @@ BRPOP for a connection that died before reading it.  Looking tells a delay from 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from . import config
+from .reconcile import Reconciliation
 
-__all__ = ['IN_QUEUE', 'UNACKED_HASH', 'GONE', 'locate']
+__all__ = ['IN_QUEUE', 'UNACKED_HASH', 'GONE', 'locate', 'with_places']
 
 IN_QUEUE = 'still in its queue'
 UNACKED_HASH = "held in kombu's unacked hash: it comes back after the visibility timeout"
@@ -40,3 +42,16 @@ def locate(url: str, copies: Iterable[tuple[str, str]]) -> dict[tuple[str, str],
                    for queue in {queue for queue, _id in copies}}
     return {(queue, mid): IN_QUEUE if mid in waiting[queue] else UNACKED_HASH if mid in held else GONE
             for queue, mid in copies}
+
+
+#: The cause a lost copy gets once Redis has been asked where it is (GONE keeps the log's cause).
+PLACE_CAUSES = {UNACKED_HASH: 'held_unacked', IN_QUEUE: 'still_queued'}
+
+
+def with_places(rec: Reconciliation, where: Mapping[tuple[str, str], str]) -> Reconciliation:
+    """``rec`` with the cause of each lost copy that ``locate`` found still on Redis set to where it is."""
+    explanations = tuple(
+        dataclasses.replace(item, cause=PLACE_CAUSES[where[item.queue, item.message_id]])
+        if item.problem == 'lost' and where.get((item.queue, item.message_id)) in PLACE_CAUSES else item
+        for item in rec.explanations)
+    return dataclasses.replace(rec, explanations=explanations)

@@ -58,7 +58,8 @@ class ThreadedConsumer(ConsumerMixin):
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
                 why = config.one_line(self.last_error) if self.last_error else f'not consuming after {timeout:g} s'
-                raise self.Error(f'{self.label} could not start on {config.safe_url(self.url)}: {why}')
+                where = config.safe_url(self.url)
+                raise self.Error(f'{self.label} could not start on {where}: {why}') from self.last_error
         return self
 
     @contextmanager

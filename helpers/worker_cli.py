@@ -6,7 +6,9 @@ It checks the broker first (a wrong password or a missing vhost is one line
 on stderr and exit status 2), warns that memory:// reaches no other process,
 then consumes until SIGINT or SIGTERM.  With ``--json`` it prints one JSON
 object per line (``event_line``); ``read_line`` is how ``helpers.processes``
-reads them back.
+reads them back.  A worker that cannot run (a bad option, a broker it cannot
+use, a declare or consume the broker refuses) says so on stderr and, with
+``--json``, also in one ``error`` line on stdout with the error and its cause.
 """
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ from .events import ACKED, DEAD_LETTERED, QUARANTINED, Event, EventLog
 from .topology import MEDIA, SEED, Topology
 from .worker import Delivery, Worker, WorkerError
 
-__all__ = ['READY', 'STOPPED', 'event_line', 'read_line', 'event_fields', 'custom_topology', 'main']
+__all__ = ['ERROR', 'READY', 'STOPPED', 'event_line', 'read_line', 'event_fields', 'custom_topology', 'main']
 
 READY = 'ready'      # the line a worker prints once it consumes (with its queues)
 STOPPED = 'stopped'  # ...and the one it prints last (with its counts)
+ERROR = 'error'      # the line it prints instead when it cannot run (with the error, its cause and the stage)
 
 
 def event_line(kind: str, worker: str, **fields: Any) -> str:
@@ -50,9 +53,40 @@ def event_fields(event: Event) -> dict[str, str]:
             'detail': event.detail}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser; with ``--json`` a bad option is also an error line on stdout."""
+
+    json_worker: str | None = None  # the worker's name when --json was given
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if self.json_worker is not None:
+            print(event_line(ERROR, self.json_worker, stage='options', error=message, cause=message), flush=True)
+        super().error(message)
+
+
+def _wanted_output(argv: list[str] | None) -> tuple[bool, str]:
+    """Whether --json was asked for, and the worker's name, read before the full parse (which may fail)."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument('--json', action='store_true')
+    early.add_argument('--name', default='cli')
+    known, _rest = early.parse_known_args(argv)
+    return known.json, known.name
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of an error: the broker's own words when it gave them."""
+    if isinstance(exc, config.BrokerError):
+        return exc.cause
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return config.one_line(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a worker in the foreground until SIGINT or SIGTERM."""
-    parser = argparse.ArgumentParser(prog='python -m helpers.worker', description=main.__doc__)
+    parser = _Parser(prog='python -m helpers.worker', description=main.__doc__)
+    as_json, name = _wanted_output(argv)
+    parser.json_worker = name if as_json else None
     parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
     parser.add_argument('--queues', default=None, help='comma-separated queue names (default: all)')
     parser.add_argument('--topology', default='seed', choices=['seed', 'media'])
@@ -89,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     def say(kind: str, text: str, **fields: Any) -> None:
         print(event_line(kind, args.name, **fields) if args.json else text, flush=True)
 
+    def fail(stage: str, exc: BaseException) -> int:
+        print(f'error: {exc}', file=sys.stderr)
+        if args.json:
+            say(ERROR, '', stage=stage, error=str(exc), cause=_cause(exc))
+        return 2
+
     log = EventLog()
     log.subscribe(lambda e: say(e.kind, f'{e.kind:>13} {e.queue or "-":<16} {e.routing_key:<20} {e.message_id}'
                                 + (f'  ({e.detail})' if e.detail else ''), **event_fields(e)))
@@ -97,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
                         prefetch_count=args.prefetch, name=args.name)
     except ValueError as exc:
         parser.error(str(exc))
+    except config.BrokerError as exc:  # a URL no transport takes
+        return fail('broker', exc)
     try:
         # The broker's own reason (a refused password, a missing vhost) at once, not a start timeout later.
-        transport = config.check_broker(worker.url).transport
+        transport = config.check_broker(worker.url if args.broker is None else args.broker).transport
     except config.BrokerError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
+        return fail('broker', exc)
     if transport == 'memory':
         print(f'warning: {config.MEMORY_IS_PRIVATE}; use amqp:// or redis:// to share work', file=sys.stderr)
     stopping = threading.Event()
@@ -113,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         worker.start()
     except (WorkerError, config.BrokerError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
+        return fail('start', exc)
     say(READY, f'ready: {worker!r} (Ctrl+C to stop)', queues=worker.queue_names)
     stopping.wait()
     worker.stop()

@@ -80,12 +80,29 @@ def test_an_inequivalent_queue_fails_at_once_with_the_brokers_reason(amqp_url):
     name = f'errors_{uuid.uuid4().hex[:8]}'
     with config.connect(amqp_url) as conn:
         Queue(name, durable=False).bind(conn.default_channel).declare()  # someone made it non-durable
+    topology = Topology(f'{name}_x', ((name, 'video.#'),))
     try:
-        message, seconds = _start_fails(amqp_url, Topology(f'{name}_x', ((name, 'video.#'),)))
+        message, seconds = _start_fails(amqp_url, topology)
     finally:
         with config.connect(amqp_url) as conn:
-            Queue(name).bind(conn.default_channel).delete()
+            topology.delete(conn)  # its dead-letter queue and exchanges too, and the queue itself
     assert "PRECONDITION_FAILED - inequivalent arg 'durable'" in message
+    assert seconds < 5
+
+
+@pytest.mark.broker
+def test_a_consume_the_broker_refuses_fails_at_once_with_the_brokers_reason(amqp_url):
+    topology = SEED.renamed(f'errors_{uuid.uuid4().hex[:8]}')
+    queue = topology.broker_queue_name(topology.queue_names[0])
+    with config.connect(amqp_url) as owner:
+        topology.reset(owner)
+        try:
+            owner.default_channel.basic_consume(queue, exclusive=True, callback=lambda message: None)
+            message, seconds = _start_fails(amqp_url, topology)
+        finally:
+            with config.connect(amqp_url) as conn:
+                topology.delete(conn)
+    assert 'Basic.consume: (403) ACCESS_REFUSED' in message and 'in exclusive use' in message
     assert seconds < 5
 
 

@@ -25,7 +25,7 @@ from helpers import config
 from helpers.events import ACKED, RECONNECTED, SETTLED, EventLog
 from helpers.producer import Publisher
 from helpers.reconcile import reconcile
-from helpers.redis_check import locate
+from helpers.redis_check import locate, with_places
 from helpers.topology import SEED
 from helpers.worker import Worker
 
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
 #: Causes the log can name; 'unexplained', 'in_hand' and 'never_delivered' are not explanations of a fault.
 EXPLAINED_DUPLICATES = {'publisher_retry', 'lost_ack', 'redelivered_after_drop'}
-EXPLAINED_LOSSES = {'lost_with_connection', 'lost_while_fetching'}
+EXPLAINED_LOSSES = {'lost_with_connection', 'lost_while_fetching', 'held_unacked'}
 
 
 def settle_or_go_quiet(log: EventLog, wanted: int, quiet: float = 4.0, limit: float = 60.0) -> None:
@@ -85,7 +85,9 @@ def run_with_drops(url: str, transport: str, messages: int = 1200, drops: int = 
                 worker.stop()
         rec = reconcile(topology, log, transport)
         lost = [(e.queue, e.message_id) for e in rec.explanations if e.problem == 'lost']
-        where = Counter(locate(url, lost).values()) if transport == 'redis' else Counter()
+        places = locate(url, lost) if transport == 'redis' else {}
+        rec = with_places(rec, places)  # a copy Redis still holds in its unacked hash is late, not gone
+        where = Counter(places.values())
     return {'transport': transport, 'messages': messages, 'copies': rec.expected, 'faults': len(dropped),
             'connections_dropped': sum(dropped), 'reconnects': log.count(RECONNECTED),
             'lost': rec.lost, 'duplicates': rec.duplicates, 'unexpected': rec.unexpected,
@@ -106,11 +108,10 @@ def test_connection_drops_under_load_every_loss_and_duplicate_is_explained(trans
     assert figures['faults'] == 3 and figures['connections_dropped'] >= 3  # two workers and the publisher
     assert figures['reconnects'] >= 2
     assert figures['unexpected'] == 0
-    # Duplicates are at least once's price on every broker; each is reported with its cause. One the log
-    # cannot explain is reported as such ('unexplained') rather than failing the run: RabbitMQ has shown
-    # rare second deliveries without the redelivered flag and without a publisher retry (teacher's guide).
-    assert set(figures['duplicates_by_cause']) <= EXPLAINED_DUPLICATES | {'unexplained'}, figures['table']
-    assert figures['duplicates_by_cause'].get('unexplained', 0) <= max(1, figures['duplicates'] // 4), figures['table']
+    # Duplicates are at least once's price on every broker; each must have its cause in the log: RabbitMQ
+    # flags every requeued copy and the publisher logs every retry.  (The demo's 'no cause' duplicates
+    # fit another program's copies with colliding ids on a shared vhost; this test's queues are its own.)
+    assert set(figures['duplicates_by_cause']) <= EXPLAINED_DUPLICATES, figures['table']
     assert set(figures['lost_by_cause']) <= EXPLAINED_LOSSES, figures['table']
     if transport == 'amqp':
         assert figures['lost'] == 0, figures['table']  # RabbitMQ keeps an unacked message until it is acked

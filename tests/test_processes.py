@@ -13,7 +13,7 @@ import pytest
 from conftest import BROKERS, declared, require_broker
 
 from helpers.events import EventLog
-from helpers.processes import WorkerFleet, needs_rabbitmq, worker_command
+from helpers.processes import WorkerFleet, WorkerProcess, needs_rabbitmq, worker_command
 from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
 from helpers.worker_cli import custom_topology
@@ -50,6 +50,17 @@ def test_worker_command_round_trips_through_the_cli_options():
                        '--queues', 'transcode_queue', '--prefetch', '3', '--name', 'w2', '--work-seconds', '0.5']
     binds = [command[i + 1] for i, arg in enumerate(command) if arg == '--bind']
     assert custom_topology(SEED, 'scaling_out', binds) == topology
+
+
+def test_a_worker_process_that_cannot_run_keeps_its_error_line_apart_from_the_events():
+    command = [sys.executable, '-m', 'helpers.worker', '--prefetch', '70000', '--name', 'bad']
+    process = WorkerProcess(command, 'bad', 'memory://', on_event=lambda: None)
+    with pytest.raises(RuntimeError, match='prefetch count 70000 is out of range'):
+        process.wait_ready(timeout=30)
+    process._reader.join(10)  # the process has exited: its stdout ends
+    assert process.error_line is not None and process.error_line['stage'] == 'options'
+    assert 'prefetch count 70000' in process.error_line['cause']
+    assert len(process.log) == 0  # an error line is not an event of the run
 
 
 @pytest.mark.parametrize('url, skipped', [

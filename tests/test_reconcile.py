@@ -1,4 +1,6 @@
 """Reconciliation: every published message settled once in every queue the topology routes it to."""
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -241,3 +243,77 @@ def test_the_verdict_is_the_tables_line_after_the_totals():
     lines = result.table().splitlines()
     assert result.verdict() == '❌ NOT reconciled: lost 1, duplicates 1, unexpected 0'
     assert lines[lines.index(result.verdict()) - 1].startswith('total')
+
+
+def test_demo_json_prints_its_object_also_when_a_publisher_gives_up(monkeypatch, capsys):
+    """Not only a timeout: any failure of the run (here the broker's connection error) ends in the JSON object."""
+    import json
+
+    from kombu.exceptions import OperationalError
+
+    from helpers import demo
+
+    def failing_run(url, messages, workers, producers, *, log, **_options):
+        log.record(PUBLISHED, 'r1p1-0001', 'user.login')
+        log.record(DELIVERED, 'r1p1-0001', 'user.login', 'audit_queue')
+        log.record(ACKED, 'r1p1-0001', 'user.login', 'audit_queue')
+        raise OperationalError('[Errno 111] Connection refused')
+    monkeypatch.setattr(demo, 'full_run', failing_run)
+    assert demo.main(['--broker', 'memory://', '--json']) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report['ok'] is False and report['error'] == 'OperationalError: [Errno 111] Connection refused'
+    assert report['published'] == 1 and report['acked'] == 1 and report['lost'] == 1  # user_queue never got it
+    assert err.splitlines()[-1] == 'error: OperationalError: [Errno 111] Connection refused'
+
+
+def _full_run_publisher_names() -> str:
+    """The full run's publisher names in a fresh Python process (what a second program on the queues would use)."""
+    code = 'from helpers import fullrun; print(fullrun.RUN_TOKEN)'
+    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_two_programs_running_the_full_run_publish_different_message_ids():
+    """Two programs running the same scenario on shared queues must not share ids: a copy of the other's
+    would otherwise be counted as a duplicate of ours, with no cause in our log."""
+    first, second = _full_run_publisher_names(), _full_run_publisher_names()
+    assert first and second and first != second
+    result = full_run('memory://', 4, 1, 1)
+    ids = {e.message_id for e in result.log.events(PUBLISHED)}
+    assert ids and all(mid.count('-') == 2 and mid.split('-')[1] not in (first, second) for mid in ids)
+
+
+def test_a_copy_another_program_published_is_unexpected_and_named_not_a_duplicate():
+    log = EventLog()
+    log.record(PUBLISHED, 'r1p1-aaaaaa-0001', 'user.login')
+    for mid in ('r1p1-aaaaaa-0001', 'r1p1-bbbbbb-0001'):  # ours, then the other program's, in the same queue
+        log.record(DELIVERED, mid, 'user.login', 'audit_queue')
+        log.record(ACKED, mid, 'user.login', 'audit_queue')
+    log.record(PUBLISHED, 'm2', 'user.login.extra')  # SEED routes user.login.extra to audit_queue only
+    log.record(DELIVERED, 'm2', 'user.login.extra', 'video_queue')
+    log.record(ACKED, 'm2', 'user.login.extra', 'video_queue')
+    result = reconcile(SEED, log)
+    assert result.duplicates == 0 and result.unexpected == 2
+    assert result.causes('unexpected') == {'misrouted': 1, 'not_published': 1}
+    [foreign] = [e for e in result.explanations if e.cause == 'not_published']
+    assert (foreign.queue, foreign.message_id) == ('audit_queue', 'r1p1-bbbbbb-0001')
+    assert 'another program publishes to these queues' in foreign.words
+    assert 'never published' in foreign.last_known
+    assert 'unexpected by cause:' in result.table()
+    assert result.as_dict()['causes']['unexpected'] == {'misrouted': 1, 'not_published': 1}
+
+
+def test_a_lost_copy_redis_still_holds_gets_the_cause_of_where_it_is():
+    from helpers.redis_check import GONE, IN_QUEUE, UNACKED_HASH, with_places
+    log = EventLog()
+    for mid in ('m1', 'm2', 'm3'):
+        log.record(PUBLISHED, mid, 'user.login')  # SEED routes user.login to audit_queue only
+    log.record(RECONNECTED, '', '', 'audit_queue', 'worker w1 lost its broker connection')
+    rec = reconcile(SEED, log, 'redis')
+    assert rec.causes('lost') == {'lost_while_fetching': 3}
+    where = {('audit_queue', 'm1'): UNACKED_HASH, ('audit_queue', 'm2'): IN_QUEUE, ('audit_queue', 'm3'): GONE}
+    placed = with_places(rec, where)
+    assert placed.causes('lost') == {'held_unacked': 1, 'lost_while_fetching': 1, 'still_queued': 1}
+    assert placed.lost == 3  # still not settled in this run: the counts stay, the words change
+    [held] = [e for e in placed.explanations if e.message_id == 'm1']
+    assert 'comes back after the visibility timeout' in held.words and 'not lost for good' in held.words

@@ -10,7 +10,7 @@ import pytest
 from conftest import BROKERS, require_broker
 
 from helpers.events import Event
-from helpers.worker_cli import READY, event_fields, event_line, read_line
+from helpers.worker_cli import ERROR, READY, event_fields, event_line, read_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +60,43 @@ def _with(url: str, password: str | None = None, vhost: str | None = None) -> st
 ])
 def test_the_cli_says_what_is_wrong_with_the_broker_in_one_line(amqp_url, change, says):
     done = _worker(_with(amqp_url, **change))
-    assert done.returncode == 2 and done.stdout == ''
+    assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.startswith('error: cannot use the amqp broker at ') and says in line
+    [error] = _error_lines(done)
+    assert error['stage'] == 'broker' and error['error'] == line.removeprefix('error: ') and says in error['cause']
+
+
+def _error_lines(done: subprocess.CompletedProcess) -> list[dict]:
+    """The protocol lines on stdout, which must all be error lines."""
+    lines = [read_line(text) for text in done.stdout.splitlines()]
+    assert lines and all(fields is not None and fields['kind'] == ERROR for fields in lines), done.stdout
+    return lines
+
+
+@pytest.mark.parametrize(('args', 'stage', 'cause'), [
+    (['--prefetch', '70000'], 'options', 'prefetch count 70000 is out of range'),
+    (['--prefetch', 'many'], 'options', "argument --prefetch: invalid int value: 'many'"),
+    (['--bind', 'jobs'], 'options', "--bind 'jobs': write QUEUE=KEY"),
+    (['--broker', 'foo://x'], 'broker', "uses 'foo'; the course knows memory://"),
+    (['--broker', ''], 'broker', 'broker URL is empty'),
+    (['--broker', 'amqp://guest:guest@127.0.0.1:1//'], 'broker', 'nothing answered'),
+])
+def test_with_json_a_worker_that_cannot_run_prints_its_error_and_cause_as_one_json_line(args, stage, cause):
+    done = subprocess.run([sys.executable, '-m', 'helpers.worker', '--json', '--name', 'w7', *args], cwd=ROOT,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    [error] = _error_lines(done)
+    assert error['worker'] == 'w7' and error['stage'] == stage and cause in error['cause'], error
+    assert error['error'] in done.stderr  # the same words as the human-readable line
+
+
+@pytest.mark.broker
+def test_with_json_a_declare_the_broker_refuses_is_one_json_line_with_the_brokers_reason(amqp_url):
+    done = subprocess.run([sys.executable, '-m', 'helpers.worker', '--broker', amqp_url, '--json',
+                           '--exchange', 'amq.topic'], cwd=ROOT, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    [error] = _error_lines(done)
+    assert error['stage'] == 'start' and 'could not start' in error['error']
+    assert error['cause'].startswith('Queue.declare: (403) ACCESS_REFUSED'), error
