@@ -94,7 +94,7 @@ def test_notebook_04_solution_passes_its_self_check():
     import json
     from pathlib import Path
 
-    notebooks = Path(__file__).resolve().parent.parent / 'notebooks'
+    notebooks = Path(__file__).resolve().parents[2] / 'notebooks'
     cells = json.loads((notebooks / '04_full_run.ipynb').read_text())['cells']
     [check] = [''.join(c['source']) for c in cells if 'def check_find_lost(' in ''.join(c['source'])]
     namespace = {'EventLog': EventLog, 'MEDIA': MEDIA, 'find_lost': lambda topology, log: []}

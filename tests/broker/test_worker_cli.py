@@ -12,7 +12,7 @@ from conftest import BROKERS, require_broker
 from helpers.events import Event
 from helpers.worker_cli import READY, event_fields, event_line, read_line
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_an_event_line_reads_back_as_written():

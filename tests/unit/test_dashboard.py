@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import threading
 
-from test_classroom import FakeAdmin, queue
-
 from helpers import classroom
 from helpers.dashboard import ClassDashboard, dashboard_html
+
+from .test_classroom import FakeAdmin, queue
 
 
 def a_class():

@@ -8,7 +8,7 @@ from pathlib import Path
 from helpers.fullrun import full_run, scenario
 from helpers.topology import MEDIA
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_full_run_reports_from_before_the_first_publish_to_the_last_settled_copy():

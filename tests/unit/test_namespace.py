@@ -20,7 +20,7 @@ from helpers.topology import MEDIA, SEED, Topology
 from helpers.worker import Worker
 from helpers.worker_cli import custom_topology
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every topology the course declares: 01-03's seed, 03's video_only, 04's media, 05's, and a bench's.
 COURSE_TOPOLOGIES = [

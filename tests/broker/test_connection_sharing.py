@@ -1,6 +1,6 @@
 """One kombu Connection used by two threads breaks on RabbitMQ; a connection per thread does not (02_worker).
 
-Each run is ``tests/connection_sharing.py`` in a subprocess: a thread consumes and acks while the
+Each run is ``tests/broker/connection_sharing.py`` in a subprocess: a thread consumes and acks while the
 main thread publishes 2,000 messages.  A run that prints nothing within its timeout has hung; the
 subprocess is killed, so a hang costs the test seconds, never the suite.
 """

@@ -24,7 +24,7 @@ from helpers.processes import WorkerProcess
 from helpers.reconcile import reconcile, wait_accounted
 from helpers.topology import MEDIA, RoutingKeyError, Topology, matches
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORDS = st.sampled_from(['video', 'image', 'audio', 'user', 'upload', 'login', 'hd', 'png', 'x'])
 KEYS = st.lists(WORDS, min_size=1, max_size=5).map('.'.join)
 

@@ -20,14 +20,15 @@ from conftest import BROKERS, declared, require_broker
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-from test_fault_truth import EXPLAINED_DUPLICATES, EXPLAINED_LOSSES, settle_or_go_quiet
-from test_faults import drop_my_redis_connections, my_ports
 
 from helpers.events import RECONNECTED, EventLog
 from helpers.producer import Publisher
 from helpers.reconcile import reconcile
 from helpers.topology import SEED
 from helpers.worker import Worker
+
+from .test_fault_truth import EXPLAINED_DUPLICATES, EXPLAINED_LOSSES, settle_or_go_quiet
+from .test_faults import drop_my_redis_connections, my_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 

@@ -18,7 +18,7 @@ from helpers.topology import SEED, Topology
 from helpers.worker import Worker, WorkerError
 from helpers.worker_cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(('url', 'says'), [

@@ -14,7 +14,7 @@ from conftest import IN_CI
 
 from helpers.rabbitadmin import ManagementAPI, RabbitmqCtl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location('class_load', ROOT / 'tools' / 'class_load.py')
 class_load = sys.modules["class_load"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(class_load)

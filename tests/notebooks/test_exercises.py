@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 
 from helpers import solutions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(path.stem for path in (ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb'))
 FIRST_LINE = '# Your answer. To see a solution, replace this cell with: %load solutions.nb{name}'
 HINT = {'03_producer': 'It says:'}  # what marks the starter's hint; 'Hint:' elsewhere

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.compare import percentile, run_bench
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEYS = {'transport', 'messages', 'helpers_msgs_per_s', 'bare_kombu_msgs_per_s', 'ratio_vs_bare',
         'pika_msgs_per_s', 'ratio_vs_pika', 'latency_ms_p50', 'latency_ms_p99'}
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Flake hunt: run the nbval suite (strict) N times on one broker and report how many runs failed.
 #
-#   tests/flake_check.sh [-n RUNS] [-b memory|amqp|redis|URL] [--busy] [--head] [NOTEBOOK ...]
+#   tests/notebooks/flake_check.sh [-n RUNS] [-b memory|amqp|redis|URL] [--busy] [--head] [NOTEBOOK ...]
 #
 # --head runs a clean export of the last commit (git archive HEAD) instead of the working tree,
 # so edits in progress in the checkout cannot pass for flakes.
@@ -10,7 +10,7 @@
 # run left behind (anything still carrying this run's marker in its environment: a kernel, a worker).
 # Logs of failed runs are kept in $FLAKE_LOGS (default: a fresh folder under /tmp).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=$PWD/.venv/bin/python
 runs=5 broker=memory busy=0 head=0 notebooks=()
 while [ $# -gt 0 ]; do

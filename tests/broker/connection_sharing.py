@@ -1,6 +1,6 @@
 """One thread consumes and acks while the main thread publishes: on one Connection, or one each.
 
-Run as ``python tests/connection_sharing.py URL shared|own COUNT``; it prints one JSON line
+Run as ``python tests/broker/connection_sharing.py URL shared|own COUNT``; it prints one JSON line
 ``{"published": n, "received": n, "distinct": n, "errors": [...]}`` and exits at once, without
 closing anything (closing a connection two threads have used can itself hang).  A run that never
 prints is a hang: the caller runs it in a subprocess with a timeout (see test_connection_sharing).

@@ -34,7 +34,7 @@ from helpers.worker import Worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RABBITMQCTL = os.environ.get('RABBITMQCTL', 'rabbitmqctl')
 
 

@@ -17,7 +17,7 @@ from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
 from helpers.worker_cli import custom_topology
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize('exchange, binds, expected_exchange, expected_bindings', [

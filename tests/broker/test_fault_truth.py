@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import BROKERS, declared, require_broker
-from test_faults import drop_my_connections, drop_my_redis_connections
 
 from helpers import config
 from helpers.events import ACKED, RECONNECTED, SETTLED, EventLog
@@ -28,6 +27,8 @@ from helpers.reconcile import reconcile
 from helpers.redis_check import locate
 from helpers.topology import SEED
 from helpers.worker import Worker
+
+from .test_faults import drop_my_connections, drop_my_redis_connections
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
