@@ -1,16 +1,11 @@
 """LAB_NAMESPACE: each learner's exchanges and queues on a shared broker, the course's names everywhere else."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import BROKERS, require_broker
 
 from helpers import config, namespace
 from helpers.events import ACKED, DEAD_LETTERED, EventLog
@@ -176,25 +171,6 @@ LEARNER = textwrap.dedent('''
         MEDIA.delete(conn)
     print(json.dumps({'acked': sorted(e.message_id for e in log.events(ACKED)), 'left': left}))
 ''')
-
-
-@pytest.mark.broker
-def test_two_namespaces_on_one_rabbitmq_vhost_never_cross():
-    url = require_broker(BROKERS['amqp'])
-    tag = uuid.uuid4().hex[:6]
-    learners = {f'a{tag}': None, f'b{tag}': None}
-    procs = {ns: subprocess.Popen([sys.executable, '-c', LEARNER, url, ns], cwd=ROOT, text=True,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env={**os.environ, 'LAB_NAMESPACE': ns})
-             for ns in learners}
-    for ns, proc in procs.items():
-        out, err = proc.communicate(timeout=90)
-        assert proc.returncode == 0, err
-        learners[ns] = json.loads(out.strip().splitlines()[-1])
-    for ns, seen in learners.items():
-        mine = [f'{ns}-{n:04d}' for n in range(1, 21)]
-        assert seen['acked'] == sorted(mine * 2), f'{ns} handled another learner\'s messages'
-        assert seen['left'] == {'audit_queue': 0, 'video_queue': 0}
 
 
 def test_a_learners_rabbitmq_connections_carry_their_namespace(monkeypatch):
