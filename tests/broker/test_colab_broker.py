@@ -60,6 +60,8 @@ def test_missing_without_root_and_apt_is_explained_and_nothing_runs(monkeypatch,
     assert recorder.commands == []
 
 
-def test_a_failing_command_says_which_and_why():
+def test_a_failing_command_says_which_and_why(monkeypatch):
+    machine(monkeypatch, rabbitmq=True, apt=False, root=False)
+    monkeypatch.setattr(colab_broker, 'START', ['false'])  # the real runner, on a start command that fails
     with pytest.raises(LocalBrokerError, match=r'`false` failed \(1\)'):
-        colab_broker._run(['false'])
+        local_rabbitmq(NOBODY, timeout=1)

@@ -128,7 +128,7 @@ def test_a_stuck_handler_is_abandoned_and_never_blocks_the_next_worker(memory_ur
         assert log.ids(ACKED) == ['next'] and stuck_worker.is_running
     finally:
         release.set()
-        stuck_worker._thread.join(5)
+        stuck_worker.stop(timeout=5)  # once its handler returns, the abandoned worker's thread ends
     assert not stuck_worker.is_running
 
 

@@ -60,10 +60,13 @@ def test_watch_redraws_from_a_thread_until_closed():
             redrawn.set()
         return []
     admin.queues = queues
+    before = set(threading.enumerate())
     board = ClassDashboard(learners, admin, clock=lambda: '').watch(0.01)
+    [watcher] = [t for t in threading.enumerate() if t not in before]
+    assert watcher.name == 'helpers-dashboard'
     assert redrawn.wait(10)
     board.close()
-    assert not board._thread.is_alive()
+    assert not watcher.is_alive()
 
 
 def test_displayed_board_carries_a_snapshot_of_its_last_drawing():

@@ -100,9 +100,10 @@ def test_payload_errors_name_no_python_types(payload):
 
 
 def test_enter_in_the_key_box_publishes(panel, log):
-    """The browser sends {'event': 'submit'} when Enter is pressed in a Text widget."""
+    """The browser sends {'event': 'submit'} when Enter is pressed in a Text widget; it arrives on the comm."""
     panel.key_box.value = 'video.upload'
-    panel.key_box._handle_custom_msg({'event': 'submit'}, [])
+    panel.key_box.comm.handle_msg({'content': {'data': {'method': 'custom', 'content': {'event': 'submit'}}},
+                                   'buffers': []})
     assert [e.routing_key for e in log.events(PUBLISHED)] == ['video.upload']
     assert panel.message.startswith('published video.upload')
 
@@ -132,7 +133,8 @@ def test_snapshot_is_static_html_of_what_is_shown(panel):
 
 def test_the_ticker_flushes_worker_thread_draws_on_the_main_thread(panel, log, private):
     sent = []
-    for widget in panel._shown_values():
+    shown = [panel.status, *panel.counters.values(), panel.log_view]  # the widgets a worker thread draws into
+    for widget in shown:
         widget.send_state = lambda key=None, widget=widget: sent.append((widget, key))
     panel.ticker.widget.value += 1  # a tick with nothing new: nothing re-sent
     assert sent == [] and panel.flushes == 0
@@ -143,7 +145,7 @@ def test_the_ticker_flushes_worker_thread_draws_on_the_main_thread(panel, log, p
     sent.clear()  # the worker thread's own sends (which Colab would ignore)
     panel.ticker.widget.value += 1  # the front end's tick, handled on the main thread
     assert panel.flushes == 1 and {key for _w, key in sent} == {'value'}
-    assert len(sent) == len(panel._shown_values())
+    assert {w for w, _key in sent} == set(shown)
     panel.ticker.widget.value += 1
     assert panel.flushes == 1  # nothing new since
 
@@ -157,9 +159,25 @@ def test_a_callback_on_another_thread_publishes_with_its_own_publisher(memory_ur
     other.join()
     assert receipts[0] is not None and receipts[0].message_id.startswith(f'{panel.publisher.name}.2-')
     assert panel.publish('user.login').message_id.startswith(f'{panel.publisher.name}-')
-    publishers = list(panel._publishers.values())
     panel.close()
-    assert len(publishers) == 2 and all(p.connection.connected is False for p in publishers)
+    assert panel.publisher.connection.connected is False
+
+
+def test_closing_the_panel_closes_every_threads_publisher(memory_url, private, log):
+    made = []
+
+    def factory():
+        made.append(Publisher(memory_url, topology=private, log=log, name=f'sub{len(made) + 1}'))
+        return made[-1]
+
+    panel = ControlPanel(factory, topology=private, log=log)
+    other = threading.Thread(target=panel.publish, args=('user.login',), name='helpers-test-subshell')
+    other.start()
+    other.join()
+    assert [p.name for p in made] == ['sub1', 'sub2'] and panel.publisher is made[0]
+    assert [e.message_id.split('-')[0] for e in log.events(PUBLISHED)] == ['sub2']
+    panel.close()
+    assert [p.connection.connected for p in made] == [False, False]
 
 
 def test_closing_stops_the_ticker(memory_url, private, log):

@@ -1,9 +1,10 @@
 """The supported Pythons are said once and agree everywhere: pyproject, ruff, README, 00's check, CI, Colab."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
+
+import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,8 +35,8 @@ def test_readme_names_the_pythons_ci_proves():
 
 
 def test_setup_notebook_checks_the_same_minimum():
-    nb = json.loads(text('notebooks/00_setup.ipynb'))
-    source = '\n'.join(''.join(cell['source']) for cell in nb['cells'] if cell['cell_type'] == 'code')
+    nb = nbformat.read(ROOT / 'notebooks' / '00_setup.ipynb', as_version=4)
+    source = '\n'.join(cell.source for cell in nb.cells if cell.cell_type == 'code')
     oldest, _newest = matrix()
     assert f"'python': '>={oldest}'" in source
 
