@@ -29,17 +29,3 @@ def test_an_undeclared_exchange_drops_messages_on_redis_only(broker_url):
     transport = broker_url.split(':', 1)[0]
     assert without == (0 if transport == 'redis' else 1), f'{transport}: {without} copies without declare='
     assert with_declare == without + 1
-
-
-def test_kombu_declares_an_entity_once_per_connection(memory_url, monkeypatch):
-    topology = Topology(f'test_{uuid.uuid4().hex[:10]}', SEED.bindings)
-    with declared(memory_url, topology), connect(memory_url) as conn:
-        channel = conn.default_channel
-        calls = []
-        declare_exchange = channel.exchange_declare
-        monkeypatch.setattr(channel, 'exchange_declare', lambda *a, **k: calls.append(a) or declare_exchange(*a, **k))
-        producer = Producer(channel, exchange=topology.exchange(), auto_declare=False)
-        for _ in range(3):
-            producer.publish({'file': 'movie.mp4'}, routing_key='video.upload', declare=[topology.exchange()])
-        assert len(calls) == 1
-        assert topology.message_count(conn, 'video_queue') == 3
