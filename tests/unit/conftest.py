@@ -50,7 +50,11 @@ class Guard:
 
 @pytest.fixture(autouse=True)
 def no_network_no_process(monkeypatch):
-    """Fails the test that connects anywhere but a Unix socket or starts a process, even if the code caught it."""
+    """Fails the test that connects anywhere but a Unix socket or starts a process, even if the code caught it.
+
+    It guards each test and its function-scoped fixtures; a module- or session-scoped fixture here would run
+    unguarded (the unit suite has none).
+    """
     guard = Guard()
     guard.install(monkeypatch)
     yield guard
