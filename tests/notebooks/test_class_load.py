@@ -36,14 +36,15 @@ FAILING = '''<testsuites><testsuite name="pytest" tests="3">
     (PASSING, 1, 'fail', 2, 0, ''),  # pytest said no, whatever the report says
 ])
 def test_a_learners_report_is_read_cell_by_cell(tmp_path, report, code, state, passed, failed, detail):
-    (tmp_path / 'junit.xml').write_text(report)
-    outcome = class_load._outcome('class_01', 3.0, code, tmp_path / 'junit.xml', tmp_path)
+    (tmp_path / 'junit.xml').write_text(report)  # what the learner's pytest wrote; the learner exits with code
+    outcome = class_load.run_command('class_01', [sys.executable, '-c', f'raise SystemExit({code})'], {}, tmp_path,
+                                     timeout=30)
     assert (outcome.state, outcome.passed, outcome.failed, outcome.detail) == (state, passed, failed, detail)
 
 
 def test_a_learner_without_a_report_crashed_and_says_its_last_line(tmp_path):
-    (tmp_path / 'pytest.log').write_text('starting\nImportError: no module named nbval\n')
-    outcome = class_load._outcome('class_01', 1.0, 4, tmp_path / 'junit.xml', tmp_path)
+    says = "print('starting'); print('ImportError: no module named nbval'); raise SystemExit(4)"
+    outcome = class_load.run_command('class_01', [sys.executable, '-c', says], {}, tmp_path, timeout=30)
     assert outcome.state == 'crashed' and 'ImportError' in outcome.detail
 
 

@@ -20,6 +20,11 @@ UPSTREAM = 'https://github.com/kombu-routing-lab/kombu-routing-lab'
 FORK = 'https://github.com/ms-rivera/kombu-lab-spring'
 
 
+def jupyter_json(nb: dict) -> str:
+    """A notebook file as Jupyter writes it: one-space indent, sorted keys, text as is, a final newline."""
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + '\n'
+
+
 def course_toml(url: str = UPSTREAM, branch: str = 'main') -> str:
     return f'# a comment\n[repository]\nurl = "{url}"\nbranch = "{branch}"\n'
 
@@ -51,7 +56,7 @@ def course_dir(tmp_path: Path) -> Path:
     (tmp_path / 'notebooks').mkdir()
     (tmp_path / 'course.toml').write_text(course_toml())
     for name in ('00_intro', '01_more'):
-        text = colab._dumps(convention_notebook(name))
+        text = jupyter_json(convention_notebook(name))
         (tmp_path / 'notebooks' / f'{name}.ipynb').write_text(text, encoding='utf-8')
     (tmp_path / 'notebooks' / 'scratch.ipynb').write_text('not a course notebook: never touched')
     return tmp_path
@@ -97,9 +102,15 @@ def test_bad_config_is_explained(tmp_path, text, message):
         colab.load_course(tmp_path / 'course.toml')
 
 
-def test_simple_toml_reader_reads_course_toml():
-    text = course_toml(FORK, 'spring') + '\n[other]\nname = "x"  # trailing comment\n'
-    assert colab._read_simple_toml(text) == {'repository': {'url': FORK, 'branch': 'spring'}, 'other': {'name': 'x'}}
+def test_course_toml_is_read_on_a_python_without_tomllib(tmp_path, monkeypatch):
+    """Python 3.10 has no tomllib (nor, maybe, tomli): the tool's own reader takes over."""
+    monkeypatch.setitem(sys.modules, 'tomllib', None)  # None in sys.modules: importing it fails
+    monkeypatch.setitem(sys.modules, 'tomli', None)
+    text = (course_toml(FORK, 'spring').replace('"spring"', '"spring"  # trailing comment')
+            + '\n[other]\nurl = "https://example.org/not/this"\nbranch = "not-this"\n')
+    (tmp_path / 'course.toml').write_text(text)
+    course = colab.load_course(tmp_path / 'course.toml')
+    assert (course.url, course.branch) == (FORK, 'spring')
 
 
 def test_up_to_date_notebooks_pass_check_and_stay_byte_identical(course_dir):
@@ -155,7 +166,7 @@ def test_a_notebook_without_the_convention_is_reported_not_guessed(course_dir, b
     path = course_dir / 'notebooks' / '01_more.ipynb'
     nb = json.loads(path.read_text())
     breakage(nb)
-    path.write_text(colab._dumps(nb))
+    path.write_text(jupyter_json(nb))
     before = snapshot(course_dir)
     for args in (('--check',), ()):
         result = run(course_dir, *args)
@@ -202,7 +213,7 @@ def test_copies_stand_alone_with_the_install_line_aimed_at_the_commit(tmp_path):
     source = tmp_path / 'src'
     source.mkdir()
     for name in ('00_intro', '01_more'):
-        (source / f'{name}.ipynb').write_text(colab._dumps(convention_notebook(name)), encoding='utf-8')
+        (source / f'{name}.ipynb').write_text(jupyter_json(convention_notebook(name)), encoding='utf-8')
     target = 'git+file:///tmp/clone@0123abcd'
     copies = colab_check.prepare_copies(sorted(source.glob('*.ipynb')), tmp_path / 'run', target)
     assert [c.relative_to(tmp_path / 'run').as_posix() for c in copies] == ['00_intro/00_intro.ipynb',
@@ -221,7 +232,7 @@ def test_a_notebook_without_the_guarded_install_is_refused(tmp_path):
     nb = convention_notebook('00_intro')
     nb['cells'][2]['source'] = ['import helpers\n']
     path = tmp_path / '00_intro.ipynb'
-    path.write_text(colab._dumps(nb), encoding='utf-8')
+    path.write_text(jupyter_json(nb), encoding='utf-8')
     with pytest.raises(SystemExit, match='no Colab-guarded install line'):
         colab_check.prepare_copies([path], tmp_path / 'run', 'git+file:///x')
 
@@ -230,9 +241,9 @@ def test_a_second_pip_line_is_preinstalled_and_expected_once_more(tmp_path):
     nb = convention_notebook('06_more')
     nb['cells'][2]['source'].append("    get_ipython().run_line_magic('pip', 'install -q celery~=5.7.0')\n")
     path = tmp_path / '06_more.ipynb'
-    path.write_text(colab._dumps(nb), encoding='utf-8')
+    path.write_text(jupyter_json(nb), encoding='utf-8')
     plain = tmp_path / '00_intro.ipynb'
-    plain.write_text(colab._dumps(convention_notebook('00_intro')), encoding='utf-8')
+    plain.write_text(jupyter_json(convention_notebook('00_intro')), encoding='utf-8')
     assert colab_check.extra_requirements([plain, path]) == ['celery~=5.7.0']
     assert colab_check.extra_requirements([plain]) == []
     copy, = colab_check.prepare_copies([path], tmp_path / 'run', 'git+file:///tmp/clone@0123abcd')
