@@ -100,27 +100,20 @@ def test_unreachable_broker_fails_start_with_a_clear_error(log):
 
 def test_dead_lettering_never_runs_another_delivery_inside_it(broker_url, unique_topology, log, monkeypatch):
     """Waiting for a dead letter's confirm must not hand the worker its next message (nested waits can hang)."""
-    depth, deepest = threading.local(), []
-    original = Worker._on_message
-
-    def watched(self, queue, message):
-        depth.n = getattr(depth, 'n', 0) + 1
-        deepest.append(depth.n)
-        try:
-            original(self, queue, message)
-        finally:
-            depth.n -= 1
-
     def always_fails(body, delivery):
         raise ValueError('corrupt')
 
-    monkeypatch.setattr(Worker, '_on_message', watched)
     with Worker(broker_url, topology=unique_topology, handlers=always_fails, log=log, max_retries=0,
                 prefetch_count=20), Publisher(broker_url, topology=unique_topology, log=log) as pub:
         for i in range(30):
             pub.publish('video.upload', {'n': i})
         log.wait_for(DEAD_LETTERED, 60)
         log.wait_settled()
-    assert len(deepest) == 60 and max(deepest) == 1
+    # One worker thread: a delivery run inside another's dead-letter wait would log its DELIVERED between
+    # the other's DELIVERED and DEAD_LETTERED.  Each delivery must end before the next one begins.
+    steps = [(e.kind, e.message_id, e.queue) for e in log.events() if e.kind in (DELIVERED, DEAD_LETTERED)]
+    assert len(steps) == 120
+    for began, ended in zip(steps[::2], steps[1::2]):
+        assert began[0] == DELIVERED and ended == (DEAD_LETTERED, began[1], began[2]), (began, ended)
     assert sorted(log.ids(DEAD_LETTERED)) == sorted(log.ids(DELIVERED)) and log.count(ACKED) == 0
     assert _dead_letter_count(broker_url, unique_topology) == 60
