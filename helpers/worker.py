@@ -203,7 +203,7 @@ class Worker(ThreadedConsumer):
         # the next delivery inside this one, and two nested waits can both be answered by one
         # 'multiple' confirm, leaving the outer one waiting forever.  (kombu's ConsumerProducerMixin
         # was tried for this: its producer_connection retries a down broker with no hook for stop(),
-        # so a worker asked to stop during an outage hung; see tests/test_stop_during_outage.py.)
+        # so a worker asked to stop during an outage hung; see tests/broker/test_stop_during_outage.py.)
         if self._dead_letters is None:
             options = {'confirm_publish': True} if self.transport == 'amqp' else {}
             connection = config.connect(self.url, transport_options=options)

@@ -30,6 +30,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,8 +88,12 @@ class Lab:
 
     def code_cells(self, path: str) -> int:
         """How many code cells the notebook file at ``path`` has."""
-        notebook = json.loads((self.root / path).read_text(encoding='utf-8'))
-        return sum(cell['cell_type'] == 'code' for cell in notebook['cells'])
+        return sum(cell.cell_type == 'code' for cell in nbformat.read(self.root / path, as_version=4).cells)
+
+    def tagged(self, path: str, tag: str) -> list[int]:
+        """The indices, among its code cells, of the notebook's code cells tagged ``tag``."""
+        code = [cell for cell in nbformat.read(self.root / path, as_version=4).cells if cell.cell_type == 'code']
+        return [i for i, cell in enumerate(code) if tag in cell.metadata.get('tags', [])]
 
     def shutdown_kernels(self, timeout: float = 15) -> None:
         """End every session and kernel (and so every worker thread a notebook started)."""

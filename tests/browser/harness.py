@@ -8,14 +8,15 @@ A test (in this package, so ``from .harness import ...``) then reads like a lear
 
     @pytest.mark.browser
     def test_panel(page, lab):
-        run_notebook(page, lab, 'notebooks/03_producer.ipynb', until='panel.close()')
+        run_notebook(page, lab, 'notebooks/03_producer.ipynb', until='cleanup')
         panel = widget_area(page).filter(has=button(page, 'Publish')).last
         click_button(panel, 'video.upload')                       # a real click on a real button
         wait_text(panel, 'video_queue: 1 acked')                  # bounded wait, no sleep
         fill_text(panel, 'Routing key:', 'audit.login')
         click_button(panel, 'Publish')
         screenshot(page, 'producer-after-click', full=True)
-        run_cell(page, code_cell(page, 'panel.close()'))          # the notebook's own clean-up
+        [cleanup] = lab.tagged('notebooks/03_producer.ipynb', 'cleanup')
+        run_cell(page, code_cell_at(page, cleanup))              # the notebook's own clean-up
 
 Functions (every wait is bounded and raises ``AssertionError`` saying what did not happen):
 
@@ -27,10 +28,10 @@ Functions (every wait is bounded and raises ``AssertionError`` saying what did n
 - ``wait_executed(page, upto=None)``   the first ``upto`` (default: all) code cells show ``[n]:``;
                                        fails at once with the traceback if a cell raised.
 - ``run_notebook(page, lab, path, until=None)``   the above in order; returns step timings (s).
-                                       ``until='panel.close()'`` runs only the cells above the first
-                                       code cell containing that text, so a clean-up cell does not
-                                       close the widgets before the test clicks them.
-- ``code_cell(page, containing)``      the first code cell whose source contains a text.
+                                       ``until='cleanup'`` runs only the cells above the first code
+                                       cell tagged ``cleanup``, so a clean-up cell does not close the
+                                       widgets before the test clicks them (cells are found by tag,
+                                       read with nbformat: ``lab.tagged(path, tag)``, never by text).
 - ``run_cell(page, cell)``             Run menu → Run Selected Cell; waits for its ``[n]:``.
 - ``run_all_above(page, cell)`` / ``run_rest(page, cell)``   Run menu → above ``cell`` /
                                        ``cell`` and below (then waits for every cell).
@@ -73,7 +74,7 @@ except ModuleNotFoundError as exc:  # a test module importing the harness is ski
                 allow_module_level=True)
 
 __all__ = [
-    'expect', 'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'code_cell', 'run_all', 'run_all_above', 'run_rest',
+    'expect', 'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'run_all', 'run_all_above', 'run_rest',
     'run_cell', 'wait_executed', 'run_notebook',
     'button', 'click_button', 'text_box', 'fill_text', 'wait_text', 'click_latency', 'widget_area',
     'screenshot', 'screenshot_element', 'code_cell_at', 'clear_all_outputs', 'set_cell_source',
@@ -105,9 +106,6 @@ _PROMPT_STATE_JS = """(upto) => {
     errors: errors.map(t => t.slice(0, 2000)),
   };
 }"""
-_CELL_INDEX_JS = """(text) => [...document.querySelectorAll(
-    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')].findIndex(
-    c => (c.querySelector('.jp-InputArea-editor')?.textContent || '').includes(text))"""
 _STARTED = re.compile(r'^\[(\*|\d+)\]:$')
 _MENU_BAR = '#jp-MainMenu'  # the main menu bar: the same widget id in JupyterLab and Notebook 7
 # Is the kernel connected and idle?  JupyterLab: the status bar says "| Idle".  Notebook 7 has no
@@ -167,14 +165,6 @@ def wait_kernel_idle(page: Page, timeout: float = KERNEL_TIMEOUT) -> None:
 
 def _prompt_state(page: Page, upto: int | None = None) -> dict:
     return page.evaluate(_PROMPT_STATE_JS, upto)
-
-
-def code_cell(page: Page, containing: str) -> Locator:
-    """The first code cell whose source contains ``containing`` (one line of it)."""
-    index = page.evaluate(_CELL_INDEX_JS, containing)
-    if index < 0:
-        raise AssertionError(f'no code cell contains {containing!r}')
-    return page.locator(_CELLS).nth(index)
 
 
 def _run_from_menu(page: Page, command: str, select: Locator, started: Locator, attempts: int) -> None:
@@ -241,10 +231,10 @@ def wait_executed(page: Page, upto: int | None = None, timeout: float = RUN_TIME
 
 
 def run_notebook(page: Page, lab, path: str, until: str | None = None) -> dict[str, float]:
-    """Open ``path``, wait for the kernel, run every cell (or those above the cell containing ``until``).
+    """Open ``path``, wait for the kernel, run every cell (or those above the first cell tagged ``until``).
 
-    ``until`` leaves a notebook's clean-up cell (e.g. ``'panel.close()'``) unrun so its widgets stay
-    alive for clicking; run it afterwards with ``run_cell(page, code_cell(page, until))``.
+    ``until='cleanup'`` leaves a notebook's clean-up cell unrun so its widgets stay alive for clicking;
+    run it afterwards with ``run_cell(page, code_cell_at(page, lab.tagged(path, 'cleanup')[0]))``.
     Returns the seconds each step took.
     """
     timings: dict[str, float] = {}
@@ -261,10 +251,12 @@ def run_notebook(page: Page, lab, path: str, until: str | None = None) -> dict[s
         run_all(page)
         wait_executed(page)
     else:
-        cell = code_cell(page, until)
-        upto = page.evaluate(_CELL_INDEX_JS, until)
+        tagged = lab.tagged(path, until)
+        if not tagged:
+            raise AssertionError(f'{path} has no code cell tagged {until!r}')
+        upto = tagged[0]
         if upto > 0:
-            run_all_above(page, cell)
+            run_all_above(page, code_cell_at(page, upto))
             wait_executed(page, upto=upto)
     timings['run_all'] = time.perf_counter() - mark
     return timings

@@ -7,7 +7,6 @@ Run by ``tools/colab_check.py`` inside its Colab-pinned venv, on copies whose in
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -19,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 CHECK_DIR = os.environ.get('COLAB_CHECK_DIR')
@@ -115,9 +115,8 @@ def test_panel_clicks_in_classic_notebook(classic, classic_page, name, key, queu
     page.goto(f'{url}/notebooks/{name}?token={token}')
     page.wait_for_function('() => window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel'
                            ' && Jupyter.notebook.kernel.is_connected()', timeout=60_000, polling=200)
-    cells = json.loads((Path(CHECK_DIR) / name).read_text(encoding='utf-8'))['cells']
-    cleanup = next((i for i, cell in enumerate(cells) if 'cleanup' in cell.get('metadata', {}).get('tags', [])
-                    or (cell['cell_type'] == 'code' and 'panel.close()' in ''.join(cell['source']))), len(cells))
+    cells = nbformat.read(str(Path(CHECK_DIR) / name), as_version=4).cells
+    cleanup = min(i for i, cell in enumerate(cells) if 'cleanup' in cell.metadata.get('tags', []))
     started = time.monotonic()
     _run_range(page, 0, cleanup)
     ran = time.monotonic() - started
@@ -164,7 +163,7 @@ def test_stored_outputs_open_as_pictures_not_widget_reprs(classic, classic_page,
     page.goto(f'{url}/notebooks/{name}?token={token}', wait_until='domcontentloaded')
     page.wait_for_function('() => window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded',
                            timeout=60_000, polling=200)
-    cells = json.loads((Path(CHECK_DIR) / name).read_text(encoding='utf-8'))['cells']
+    cells = nbformat.read(str(Path(CHECK_DIR) / name), as_version=4).cells
     stored = sum(_shown_outputs(cell.get('outputs', [])) for cell in cells)
     page.wait_for_function('(n) => document.querySelectorAll(".output_subarea").length >= n', arg=stored,
                            timeout=30_000, polling=200)  # every stored output rendered, widget views included

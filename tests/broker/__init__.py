@@ -1,0 +1,1 @@
+"""Broker tests: memory://, RabbitMQ and Redis, worker processes and command lines, faults and soak."""

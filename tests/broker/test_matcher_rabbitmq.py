@@ -1,0 +1,80 @@
+"""helpers.topology.matches against the real thing: RabbitMQ delivers exactly where it says.
+
+One temporary topic exchange, one queue per binding key, every routing key published once
+with publisher confirms (so it has reached every queue when publish returns), then each
+queue drained with basic_get: the set of (binding key, routing key) pairs that arrived is
+compared with matches().  The same experiment on memory:// and redis:// shows that kombu's
+virtual transports follow helpers.topology.virtual_matches instead.
+"""
+from __future__ import annotations
+
+import itertools
+import uuid
+
+import pytest
+from conftest import BROKERS, require_broker
+from kombu import Connection, Exchange, Producer, Queue
+
+from helpers.topology import matches, virtual_matches
+
+BINDING_KEYS = [
+    '#', '*', '', 'a', 'a.b', 'a.*', 'a.#', '#.b', '*.b', 'a.#.b', 'a.*.b', '#.#', '*.*', '#.*',
+    '*.#', '#.a.#', 'a.#.#.b', '*.*.#', '.', 'a..b', 'a*', '*.', '#.#.#',
+]
+ROUTING_KEYS = [
+    '', '.', '..', 'a', 'b', 'ab', 'a.b', 'b.a', 'a.a', 'a.b.c', 'a.x.b', 'a.x.y.b', 'a.b.a',
+    'a.', '.a', 'a..b', 'a*', '*', '#', 'a.*', 'x.a.y',
+]
+PAIRS = list(itertools.product(BINDING_KEYS, ROUTING_KEYS))
+
+
+def deliveries(url: str, binding_keys=BINDING_KEYS, routing_keys=ROUTING_KEYS) -> set[tuple[str, str]]:
+    """Publish every routing key once and return the (binding key, routing key) pairs that arrived."""
+    name = f'test_matcher_{uuid.uuid4().hex[:10]}'
+    exchange = Exchange(name, type='topic', durable=False, auto_delete=False)
+    queues = {key: Queue(f'{name}.q{i}', exchange=exchange, routing_key=key, durable=False,
+                         auto_delete=False, exclusive=False)
+              for i, key in enumerate(binding_keys)}
+    arrived = set()
+    with Connection(url, transport_options={'confirm_publish': True}, connect_timeout=5) as conn:
+        channel = conn.channel()
+        try:
+            exchange(channel).declare()
+            for queue in queues.values():
+                queue(channel).declare()
+            producer = Producer(channel, exchange=exchange, serializer='json')
+            for index, routing_key in enumerate(routing_keys):
+                # With confirms, publish returns once the broker has put the message in every queue.
+                producer.publish({'index': index}, routing_key=routing_key, retry=False)
+            for binding_key, queue in queues.items():
+                bound = queue(channel)
+                while (message := bound.get(no_ack=True)) is not None:
+                    routing_key = routing_keys[message.payload['index']]
+                    assert (binding_key, routing_key) not in arrived, 'delivered twice to one queue'
+                    arrived.add((binding_key, routing_key))
+        finally:
+            for queue in queues.values():
+                queue(channel).delete()
+            exchange(channel).delete()
+            channel.close()
+    return arrived
+
+
+@pytest.fixture(scope='module')
+def rabbitmq_deliveries() -> set[tuple[str, str]]:
+    return deliveries(require_broker(BROKERS['amqp']))
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize(('binding_key', 'routing_key'), PAIRS)
+def test_matches_agrees_with_rabbitmq(rabbitmq_deliveries, binding_key, routing_key):
+    assert matches(binding_key, routing_key) is ((binding_key, routing_key) in rabbitmq_deliveries)
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize('transport', ['memory', 'redis'])
+def test_virtual_transports_route_like_virtual_matches(transport):
+    arrived = deliveries(require_broker(BROKERS[transport]))
+    expected = {(b, r) for b, r in PAIRS if virtual_matches(b, r)}
+    assert arrived == expected
+    assert arrived != {(b, r) for b, r in PAIRS if matches(b, r)}

@@ -1,0 +1,48 @@
+"""The panel on each broker: each click publishes once and the counters match the log."""
+from __future__ import annotations
+
+import pytest
+
+from helpers import config
+from helpers.events import ACKED, PUBLISHED
+from helpers.panel import ControlPanel, log_line
+from helpers.worker import Worker
+
+
+@pytest.fixture
+def topology(broker_url, unique_topology):
+    """The seed's bindings on a fresh exchange, with its queues empty.
+
+    memory:// queues are process-global by name, so other tests may have left messages in them.
+    """
+    with config.connect(broker_url) as conn, conn.channel() as channel:
+        for queue in unique_topology.queues():
+            queue.bind(channel).purge()
+    return unique_topology
+
+
+def test_each_click_publishes_once_and_counters_match_the_log(broker_url, topology, log):
+    keys = ['video.upload', 'user.login']
+    panel = ControlPanel(broker_url, topology=topology, log=log, routing_keys=keys, max_lines=4)
+    with Worker(broker_url, topology=topology, log=log):
+        for key in [*keys, 'video.upload']:
+            panel.buttons[key].click()
+        panel.key_box.value = 'video.transcode.hd'
+        panel.publish_button.click()
+        assert [e.routing_key for e in log.events(PUBLISHED)] == [*keys, 'video.upload', 'video.transcode.hd']
+        mine = set(log.ids(PUBLISHED))
+        assert len(mine) == 4
+        # audit_queue gets all 4, video_queue 3.  (Queue names are shared on a real broker: other test
+        # runs may put messages into them, so count only ours.)
+        log.wait_until(lambda lg: len([i for i in lg.ids(ACKED) if i in mine]) >= 7, what='7 acks')
+        log.wait_settled()
+        panel.wait_drawn()  # the worker thread drew the last events, no refresh needed
+        shown = panel.counts()
+    ours = {q: len([i for i in log.ids(ACKED, q) if i in mine]) for q in topology.queue_names}
+    assert ours == {'audit_queue': 4, 'video_queue': 3}
+    assert shown == {q: f'{q}: {n} acked' for q, n in log.per_queue(ACKED).items()}
+    assert len(panel.lines()) == 4
+    assert panel.refresh().counts() == shown
+    # The worker may ack before the main thread logs 'published': after refresh the view follows the log.
+    assert panel.lines() == [log_line(e, len('audit_queue')) for e in log.events()[-4:]]
+    panel.close()

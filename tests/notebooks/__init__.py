@@ -1,0 +1,1 @@
+"""Notebook tests: notebook code run in Jupyter kernels, the Colab tool and the class load harness."""
