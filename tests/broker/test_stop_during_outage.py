@@ -53,13 +53,15 @@ class Forwarder:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-# On redis:// kombu's transport does not always notice a cut connection at once (its BRPOP reply is then
-# merely overdue); helpers.config sets health_check_interval to 2 s so that it drops it within seconds, not
-# 25 s (with the default, this test failed 4 times in 8: 'the worker never tried to reconnect').
-@pytest.mark.parametrize('name', ['amqp', 'redis'])
+# RabbitMQ only.  On redis:// kombu's transport does not always notice a cut connection (its BRPOP reply is
+# then merely overdue).  With kombu's default health_check_interval (25 s) this test failed 4 times in 8 on
+# Redis ('the worker never tried to reconnect'); with helpers.config's 2 s it passed 8 of 8 alone, but failed
+# again in a full CI run (no reconnect attempt in 30 s).  So the course promises a prompt stop during an
+# outage on RabbitMQ only, and the teacher's guide says so.
+@pytest.mark.parametrize('name', ['amqp'])
 def test_a_worker_stops_promptly_while_its_broker_is_down(name):
     url = require_broker(BROKERS[name])
-    port = urlparse(url).port or {'amqp': 5672, 'redis': 6379}[name]
+    port = urlparse(url).port or 5672
     forwarder = Forwarder(port)
     via = url.replace(f':{port}/', f':{forwarder.port}/')
     worker = Worker(via, queues=['video_queue'], log=EventLog(), name=f'outage-{name}').start()
