@@ -56,7 +56,7 @@ class Forwarder:
 # RabbitMQ only.  On redis:// kombu's transport does not always notice a cut connection (its BRPOP reply is
 # then merely overdue).  With kombu's default health_check_interval (25 s) this test failed 4 times in 8 on
 # Redis ('the worker never tried to reconnect'); with helpers.config's 2 s it passed 8 of 8 alone, but failed
-# again in a full CI run (no reconnect attempt in 30 s).  So the course promises a prompt stop during an
+# again in a full CI run (fewer than two reconnect attempts in 30 s).  So the course promises a prompt stop during an
 # outage on RabbitMQ only, and the teacher's guide says so.
 @pytest.mark.parametrize('name', ['amqp'])
 def test_a_worker_stops_promptly_while_its_broker_is_down(name):
