@@ -88,7 +88,7 @@ def test_two_learners_never_share_a_broker_name(monkeypatch):
     assert not mine['ada'] & mine['bob']
 
 
-def test_the_cli_worker_maps_itscustom_topology(monkeypatch):
+def test_the_cli_worker_maps_its_custom_topology(monkeypatch):
     """05's processes get logical names on their command line and LAB_NAMESPACE from the environment."""
     monkeypatch.setenv('LAB_NAMESPACE', 'ada')
     work = Topology('scaling_out', (('transcode_queue', 'video.#'),))

@@ -14,7 +14,7 @@ from helpers.worker_cli import custom_topology
     (None, ['jobs=video.#'], 'media_exchange', (('jobs', 'video.#'),)),
     ('x', ['a=video.*', 'a=image.*', 'b=#'], 'x', (('a', 'video.*'), ('a', 'image.*'), ('b', '#'))),
 ])
-def testcustom_topology(exchange, binds, expected_exchange, expected_bindings):
+def test_custom_topology(exchange, binds, expected_exchange, expected_bindings):
     topology = custom_topology(SEED, exchange, binds)
     assert (topology.exchange_name, topology.bindings) == (expected_exchange, expected_bindings)
 
@@ -24,7 +24,7 @@ def testcustom_topology(exchange, binds, expected_exchange, expected_bindings):
     ('=video.#', 'write QUEUE=KEY'),
     ('jobs=video.*x', 'wildcard must be a whole word'),
 ])
-def testcustom_topology_rejects(bind, message):
+def test_custom_topology_rejects(bind, message):
     with pytest.raises(ValueError, match=message):
         custom_topology(SEED, None, [bind])
 
