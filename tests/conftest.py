@@ -108,14 +108,24 @@ def log() -> EventLog:
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind():
-    """Every test stops the threads it started (the course's own threads are named helpers-*)."""
+    """Every test stops the threads it started (the course's own threads are named helpers-*).
+
+    A worker a failed test left running is stopped before the test is failed for it: on redis:// queues
+    are known by name alone, so it would take the next tests' messages (CI lost one so).
+    """
+    from helpers.worker import running_workers
+
     before = set(threading.enumerate())
+    workers_before = set(running_workers())
     yield
     started = [t for t in threading.enumerate()
                if t not in before and (t.name.startswith('helpers-') or not t.daemon)]
     for thread in started:
         thread.join(timeout=2)
     alive = [t.name for t in started if t.is_alive()]
+    for worker in set(running_workers()) - workers_before:
+        with contextlib.suppress(Exception):  # failing here would hide the report below
+            worker.stop()
     assert not alive, f'threads left running after the test: {alive}'
 
 
