@@ -8,24 +8,14 @@ virtual transports follow helpers.topology.virtual_matches instead.
 """
 from __future__ import annotations
 
-import itertools
 import uuid
 
 import pytest
 from conftest import BROKERS, require_broker
 from kombu import Connection, Exchange, Producer, Queue
+from matcher_cases import BINDING_KEYS, PAIRS, ROUTING_KEYS
 
 from helpers.topology import matches, virtual_matches
-
-BINDING_KEYS = [
-    '#', '*', '', 'a', 'a.b', 'a.*', 'a.#', '#.b', '*.b', 'a.#.b', 'a.*.b', '#.#', '*.*', '#.*',
-    '*.#', '#.a.#', 'a.#.#.b', '*.*.#', '.', 'a..b', 'a*', '*.', '#.#.#',
-]
-ROUTING_KEYS = [
-    '', '.', '..', 'a', 'b', 'ab', 'a.b', 'b.a', 'a.a', 'a.b.c', 'a.x.b', 'a.x.y.b', 'a.b.a',
-    'a.', '.a', 'a..b', 'a*', '*', '#', 'a.*', 'x.a.y',
-]
-PAIRS = list(itertools.product(BINDING_KEYS, ROUTING_KEYS))
 
 
 def deliveries(url: str, binding_keys=BINDING_KEYS, routing_keys=ROUTING_KEYS) -> set[tuple[str, str]]:

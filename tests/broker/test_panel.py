@@ -1,30 +1,15 @@
 """The panel on each broker: each click publishes once and the counters match the log."""
 from __future__ import annotations
 
-import pytest
-
-from helpers import config
 from helpers.events import ACKED, PUBLISHED
 from helpers.panel import ControlPanel, log_line
 from helpers.worker import Worker
 
 
-@pytest.fixture
-def topology(broker_url, unique_topology):
-    """The seed's bindings on a fresh exchange, with its queues empty.
-
-    memory:// queues are process-global by name, so other tests may have left messages in them.
-    """
-    with config.connect(broker_url) as conn, conn.channel() as channel:
-        for queue in unique_topology.queues():
-            queue.bind(channel).purge()
-    return unique_topology
-
-
-def test_each_click_publishes_once_and_counters_match_the_log(broker_url, topology, log):
+def test_each_click_publishes_once_and_counters_match_the_log(broker_url, unique_topology, log):
     keys = ['video.upload', 'user.login']
-    panel = ControlPanel(broker_url, topology=topology, log=log, routing_keys=keys, max_lines=4)
-    with Worker(broker_url, topology=topology, log=log):
+    panel = ControlPanel(broker_url, topology=unique_topology, log=log, routing_keys=keys, max_lines=4)
+    with Worker(broker_url, topology=unique_topology, log=log):
         for key in [*keys, 'video.upload']:
             panel.buttons[key].click()
         panel.key_box.value = 'video.transcode.hd'
@@ -38,7 +23,7 @@ def test_each_click_publishes_once_and_counters_match_the_log(broker_url, topolo
         log.wait_settled()
         panel.wait_drawn()  # the worker thread drew the last events, no refresh needed
         shown = panel.counts()
-    ours = {q: len([i for i in log.ids(ACKED, q) if i in mine]) for q in topology.queue_names}
+    ours = {q: len([i for i in log.ids(ACKED, q) if i in mine]) for q in unique_topology.queue_names}
     assert ours == {'audit_queue': 4, 'video_queue': 3}
     assert shown == {q: f'{q}: {n} acked' for q, n in log.per_queue(ACKED).items()}
     assert len(panel.lines()) == 4

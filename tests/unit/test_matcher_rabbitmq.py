@@ -2,24 +2,12 @@
 from __future__ import annotations
 
 import functools
-import itertools
 from fnmatch import fnmatchcase
 
 import pytest
+from matcher_cases import PAIRS
 
 from helpers.topology import SEED, matches, route, split_words, virtual_matches
-
-BINDING_KEYS = [
-    '#', '*', '', 'a', 'a.b', 'a.*', 'a.#', '#.b', '*.b', 'a.#.b', 'a.*.b', '#.#', '*.*', '#.*',
-    '*.#', '#.a.#', 'a.#.#.b', '*.*.#', '.', 'a..b', 'a*', '*.', '#.#.#',
-]
-
-ROUTING_KEYS = [
-    '', '.', '..', 'a', 'b', 'ab', 'a.b', 'b.a', 'a.a', 'a.b.c', 'a.x.b', 'a.x.y.b', 'a.b.a',
-    'a.', '.a', 'a..b', 'a*', '*', '#', 'a.*', 'x.a.y',
-]
-
-PAIRS = list(itertools.product(BINDING_KEYS, ROUTING_KEYS))
 
 
 def topic_matcher(hash_min=0, hash_max=None, star_min=1, words=split_words, glob_words=False, whole=True):

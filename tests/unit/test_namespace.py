@@ -1,7 +1,6 @@
 """LAB_NAMESPACE: each learner's exchanges and queues on a shared broker, the course's names everywhere else."""
 from __future__ import annotations
 
-import textwrap
 import uuid
 from pathlib import Path
 
@@ -146,31 +145,6 @@ def test_dead_letters_go_to_the_learners_own_queue(monkeypatch, memory_url):
         parked = SEED.dead_letter_queue().bind(channel).get(no_ack=True)
         assert parked.headers['x-original-queue'] == 'video_queue'
         SEED.delete(conn)
-
-
-# The same notebook-level code two learners run at once (02's worker and 04's reset of MEDIA included).
-LEARNER = textwrap.dedent('''
-    import json, sys
-    from helpers import config
-    from helpers.events import ACKED, EventLog
-    from helpers.producer import Publisher
-    from helpers.topology import MEDIA, SEED
-    from helpers.worker import Worker
-    url, me = sys.argv[1], sys.argv[2]
-    with config.connect(url) as conn:
-        SEED.reset(conn)
-        MEDIA.reset(conn)
-    log = EventLog()
-    with Worker(url, log=log, name='learner'), Publisher(url, log=log, name=me) as publisher:
-        for n in range(20):
-            publisher.publish('video.upload', {'n': n})
-        log.wait_for(ACKED, 40, timeout=30)
-    with config.connect(url) as conn:
-        left = {q: SEED.message_count(conn, q) for q in SEED.queue_names}
-        SEED.delete(conn)
-        MEDIA.delete(conn)
-    print(json.dumps({'acked': sorted(e.message_id for e in log.events(ACKED)), 'left': left}))
-''')
 
 
 def test_a_learners_rabbitmq_connections_carry_their_namespace(monkeypatch):

@@ -14,18 +14,6 @@ from helpers.worker import Worker
 
 
 @pytest.fixture
-def topology(broker_url, unique_topology):
-    """The seed's bindings on a fresh exchange, with its queues empty.
-
-    memory:// queues are process-global by name, so other tests may have left messages in them.
-    """
-    with config.connect(broker_url) as conn, conn.channel() as channel:
-        for queue in unique_topology.queues():
-            queue.bind(channel).purge()
-    return unique_topology
-
-
-@pytest.fixture
 def private(memory_url):
     """A topology whose queue names no other test uses, deleted afterwards (for tests nobody consumes)."""
     tag = uuid.uuid4().hex[:8]
@@ -221,9 +209,9 @@ def test_factory_must_share_the_log(memory_url, private, log):
 
 
 @pytest.mark.parametrize('broker_url', ['memory'], indirect=True)
-def test_worker_thread_updates_reach_the_widgets(memory_url, topology, log):
-    with ControlPanel(memory_url, topology=topology, log=log) as panel, \
-            Worker(memory_url, topology=topology, log=log, queues=['video_queue']):
+def test_worker_thread_updates_reach_the_widgets(memory_url, unique_topology, log):
+    with ControlPanel(memory_url, topology=unique_topology, log=log) as panel, \
+            Worker(memory_url, topology=unique_topology, log=log, queues=['video_queue']):
         panel.payload_box.value = '{"file": "a.mp4"}'
         panel.buttons['video.upload'].click()
         log.wait_for(ACKED, 1)
@@ -244,10 +232,10 @@ def test_counter_text(kinds, text):
 
 
 @pytest.mark.parametrize('broker_url', ['memory'], indirect=True)
-def test_quarantined_messages_show_in_the_counter(broker_url, topology, log):
-    with ControlPanel(broker_url, topology=topology, log=log) as panel, \
-            Worker(broker_url, topology=topology, log=log, queues=['audit_queue']), \
-            Publisher(broker_url, topology=topology, log=log) as pub:
+def test_quarantined_messages_show_in_the_counter(broker_url, unique_topology, log):
+    with ControlPanel(broker_url, topology=unique_topology, log=log) as panel, \
+            Worker(broker_url, topology=unique_topology, log=log, queues=['audit_queue']), \
+            Publisher(broker_url, topology=unique_topology, log=log) as pub:
         pub.publish_raw('user.login', b'{oops', 'application/json')
         log.wait_for(QUARANTINED, 1)
         panel.wait_drawn()

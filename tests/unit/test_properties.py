@@ -113,13 +113,3 @@ def test_transport_of_garbage_is_a_known_transport_or_one_line_broker_error(url)
         assert config.transport_of(url or 'memory://') in ('memory', 'amqp', 'redis')
     except config.BrokerError as exc:
         assert str(exc) and '\n' not in str(exc)
-
-
-# check_broker really connects: point every garbage URL at a port where nothing listens.
-unreachable_urls = st.builds(
-    lambda scheme, user, password, vhost: f'{scheme}://{user}:{password}@127.0.0.1:1/{vhost}',
-    st.sampled_from(['amqp', 'redis', 'pyamqp']),
-    st.text(alphabet='abc:@/%?#[] ', max_size=6), st.text(alphabet='xyz:@/%?# ', max_size=6),
-    st.text(alphabet='01/%?#', max_size=4),
-)
-url_typos = st.one_of(garbage_urls, unreachable_urls)
