@@ -76,6 +76,16 @@ print(check_publisher(publish_events))
 
 print(check_publisher(publish_events))
 ''', 'retry=True'),
+    # retry=True with no retry_policy: kombu retries without limit.
+    (HEAD + '''def publish_events(connection, exchange, queues, events):
+    producer = Producer(connection.default_channel, exchange=exchange)
+    for routing_key, payload in events:
+        producer.publish(payload, routing_key=routing_key, declare=[exchange, *queues], mandatory=True, retry=True)
+    return []
+
+
+print(check_publisher(publish_events))
+''', 'without a retry_policy'),
     # The payload serialized by hand, then again by kombu: the worker gets a string.
     (HEAD + '''import json
 
