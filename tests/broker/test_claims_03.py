@@ -4,7 +4,7 @@ deliver it; declaring fixes redis."""
 import uuid
 
 import pytest
-from conftest import declared
+from conftest import BROKERS, declared, require_broker
 from kombu import Producer
 
 from helpers.config import connect
@@ -84,3 +84,25 @@ def test_the_publishers_queues_are_a_prediction_not_an_observation(broker_url):
     transport = broker_url.split(':', 1)[0]
     audit_only = [q for q in topology.queue_names if q.startswith('audit')]
     assert observed == (topology.queue_names if transport == 'amqp' else audit_only)
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize('confirms', [True, False])
+def test_on_rabbitmq_a_return_arrives_during_publish_only_with_confirms(confirms):
+    """03: with confirms, on_return has run when publish() returns; without, the next drain_events() brings it."""
+    url = require_broker(BROKERS['amqp'])
+    returned = []
+    with declared(url, private_topology(('video_only', 'video.#'))) as topology:
+        options = {'confirm_publish': True} if confirms else {}
+        with connect(url, transport_options=options) as conn:
+            producer = Producer(conn.default_channel, exchange=topology.exchange(),
+                                on_return=lambda exc, exchange, key, message: returned.append(key))
+            producer.publish({'user': 'ada'}, routing_key='user.login', mandatory=True,
+                             declare=[topology.exchange(), *topology.queues()])
+            after_publish = list(returned)
+            try:
+                conn.drain_events(timeout=1)
+            except TimeoutError:  # socket.timeout is TimeoutError: nothing more came
+                pass
+    assert after_publish == (['user.login'] if confirms else [])
+    assert returned == ['user.login']
