@@ -70,3 +70,11 @@ def test_tester_says_one_answer_where_every_broker_agrees():
 def test_tester_refuses_an_unknown_broker():
     with pytest.raises(ValueError, match='broker'):
         KeyTester(SEED, broker='rabbitmq')
+
+
+def test_queues_names_where_the_key_lands_on_the_testers_broker():
+    assert KeyTester(SEED, broker='memory').queues('video') == ['audit_queue']
+    assert KeyTester(SEED, broker='redis').queues('video') == ['audit_queue']
+    assert KeyTester(SEED, broker='amqp').queues('video') == ['audit_queue', 'video_queue']
+    assert KeyTester(MEDIA, broker='memory').queues('image.upload.hd') == [
+        'audit_queue', 'image_queue', 'thumbnail_queue']
