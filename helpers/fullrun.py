@@ -171,6 +171,12 @@ def full_run(url: str | None = None, messages: int = 200, workers: int = 4, prod
 
 
 def delete_copies(connection, topology: Topology = MEDIA, tags: Sequence[str] = COPY_TAGS) -> None:
-    """Delete the copies of ``topology`` that 04's runs declare (and leave behind) from the broker."""
+    """Delete the copies of ``topology`` that 04's runs declare (and leave behind) from the broker.
+
+    Each copy is declared first: on redis:// a connection deletes only the bindings it declared itself
+    (kombu keeps them per connection), so without it the bindings would stay in Redis.
+    """
     for tag in tags:
-        topology.renamed(tag).delete(connection)
+        copy = topology.renamed(tag)
+        copy.declare(connection)
+        copy.delete(connection)

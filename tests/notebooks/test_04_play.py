@@ -1,7 +1,8 @@
 """04 after Run All: the panel and the diagram still work, every cell can be run again, an interrupted
 cell leaves a hint (not a NameError) in the next one, and the next reset deletes what the runs left.
 
-Runs in one kernel on memory:// (and on RabbitMQ when AMQP_URL's broker answers), as a learner's cells share theirs.
+Runs in one kernel per broker (memory://; RabbitMQ and Redis when AMQP_URL's and REDIS_URL's answer),
+as a learner's cells share theirs.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / 'notebooks' / '04_full_run.ipynb'
-URLS = {'memory': 'memory://', 'amqp': os.environ.get('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672//')}
+URLS = {'memory': 'memory://', 'amqp': os.environ.get('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672//'),
+        'redis': os.environ.get('REDIS_URL', 'redis://127.0.0.1:6379/1')}
 
 
 class Kernel:
@@ -47,9 +49,9 @@ class Kernel:
 
 @pytest.fixture(scope='module', params=sorted(URLS))
 def kernel(request):
-    if request.param == 'amqp':
+    if request.param != 'memory':
         from conftest import require_broker
-        require_broker(URLS['amqp'])
+        require_broker(URLS[request.param])
     kernel = Kernel(URLS[request.param])
     with kernel.session:
         for index in list(kernel.code):  # Run All
@@ -115,6 +117,10 @@ for copy in [MEDIA.renamed(tag) for tag in COPY_TAGS]:
     if config.transport_of(URL) == 'memory':  # memory:// answers a passive declare for any name
         left += [name for name in (copy.exchange_name, copy.dead_letter_exchange_name)
                  if name in memory.Transport.global_state.exchanges]
+        continue
+    if config.transport_of(URL) == 'redis':  # the queues' lists and the exchanges' binding sets
+        import redis
+        left += [key.decode() for key in redis.Redis.from_url(URL).keys(f'*{copy.exchange_name}*')]
         continue
     for queue in [*copy.queues(), copy.dead_letter_queue()]:
         with config.connect(URL) as conn, conn.channel() as channel:
