@@ -19,11 +19,12 @@ from typing import Any
 from . import config
 from .events import PUBLISHED, SETTLED, EventLog
 from .producer import Publisher
-from .reconcile import Reconciliation, wait_accounted
+from .reconcile import Reconciliation, reconcile, wait_accounted
 from .topology import MEDIA, Topology
 from .worker import Delivery, Worker
 
-__all__ = ['MEDIA_EVENTS', 'MediaError', 'RunResult', 'scenario', 'media_handler', 'full_run']
+__all__ = ['MEDIA_EVENTS', 'COPY_TAGS', 'MediaError', 'RunResult', 'scenario', 'media_handler', 'full_run',
+           'delete_copies']
 
 #: The scenario's routing keys and how often each occurs (weights).  Every key
 #: routes the same way on RabbitMQ and on kombu's virtual transports.
@@ -33,6 +34,10 @@ MEDIA_EVENTS: tuple[tuple[str, int], ...] = (
     ('audio.upload.mp3', 2), ('audio.normalize.done', 1),
     ('user.login', 3), ('user.signup', 1), ('user.password_reset', 1),
 )
+
+#: 04 runs on copies of the topology (``MEDIA.renamed(tag)``), so the panel's workers never take their
+#: messages: 'run' for the full run and the timed runs, 'check' for the exercise's self-check.
+COPY_TAGS = ('run', 'check')
 
 _runs = itertools.count(1)
 #: Sets this process's message ids apart from another program's: two programs running the same scenario on
@@ -104,14 +109,17 @@ def _publish(url: str, topology: Topology, log: EventLog, name: str,
 def full_run(url: str | None = None, messages: int = 200, workers: int = 4, producers: int = 2, *,
              topology: Topology = MEDIA, prefetch: int = 1, work_seconds: float = 0.0,
              corrupt_rate: float = 0.0, seed: int = 4, log: EventLog | None = None, reset: bool = True,
-             timeout: float = 60.0, progress: Callable[[int, int, int], None] | None = None) -> RunResult:
+             timeout: float = 60.0, progress: Callable[[int, int, int], None] | None = None,
+             queues: Sequence[str] | None = None) -> RunResult:
     """Start ``workers`` workers and ``producers`` publishing threads, wait until every copy settled, stop all.
 
     The clock runs from the first publish to the last settled copy.  With
     ``reset`` the topology is deleted and declared afresh first, so nothing
     left over from an earlier run is consumed.  ``progress(published, settled, expected)``
     is called from this thread from the start (0, 0, expected) and about five times a second
-    while the producers publish and the workers settle.
+    while the producers publish and the workers settle.  ``queues`` (None: all) are the queues the
+    workers consume: copies routed to the others stay there, never settled, and the reconciliation
+    counts them lost (04's exercise forgets one queue this way).
     """
     if workers < 1 or producers < 1:
         raise ValueError(f'workers={workers}, producers={producers}: a run needs at least one of each')
@@ -123,10 +131,11 @@ def full_run(url: str | None = None, messages: int = 200, workers: int = 4, prod
             topology.reset(conn)
     items = scenario(messages, seed, corrupt_rate)
     report = progress or (lambda published, settled, expected: None)
-    expected = sum(len(topology.route(key)) for key, _payload in items)
+    consumed = topology.queue_names if queues is None else list(queues)
+    expected = sum(len(set(topology.route(key)) & set(consumed)) for key, _payload in items)
     report(0, 0, expected)
     handler = media_handler(work_seconds)
-    crew = [Worker(url, topology=topology, handlers=handler, log=log, prefetch_count=prefetch,
+    crew = [Worker(url, queues=consumed, topology=topology, handlers=handler, log=log, prefetch_count=prefetch,
                    name=f'fullrun-{i}') for i in range(1, workers + 1)]
     try:
         for worker in crew:
@@ -146,10 +155,28 @@ def full_run(url: str | None = None, messages: int = 200, workers: int = 4, prod
         if errors:
             raise errors[0]
         published = log.count(PUBLISHED)
-        result = wait_accounted(topology, log, timeout=timeout,
-                                progress=lambda settled, wanted: report(published, settled, wanted))
+        if queues is None:
+            result = wait_accounted(topology, log, timeout=timeout,
+                                    progress=lambda settled, wanted: report(published, settled, wanted))
+        else:  # the forgotten queues never settle: wait for the consumed ones only
+            log.wait_until(lambda lg: lg.settled(consumed) >= expected, timeout,
+                           what=f'{expected} copies to settle in {", ".join(consumed)}')
+            report(published, log.settled(consumed), expected)
+            result = reconcile(topology, log, config.transport_of(url))
         seconds = max((e.time for e in log.events() if e.kind in SETTLED), default=start) - start
     finally:
         for worker in crew:
             worker.stop()
     return RunResult(log, result, seconds, messages, workers, producers, prefetch)
+
+
+def delete_copies(connection, topology: Topology = MEDIA, tags: Sequence[str] = COPY_TAGS) -> None:
+    """Delete the copies of ``topology`` that 04's runs declare (and leave behind) from the broker.
+
+    Each copy is declared first: on redis:// a connection deletes only the bindings it declared itself
+    (kombu keeps them per connection), so without it the bindings would stay in Redis.
+    """
+    for tag in tags:
+        copy = topology.renamed(tag)
+        copy.declare(connection)
+        copy.delete(connection)
