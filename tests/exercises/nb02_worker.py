@@ -21,7 +21,8 @@ WRONG = [
         return [Consumer(queues=self.queues, accept=['json'], prefetch_count=1, callbacks=[self.on_message])]
 
     def on_message(self, body, message):
-        name = next(q.name for q in self.queues if ('video' in q.name) == ('video' in message.delivery_info['routing_key']))
+        video = 'video' in message.delivery_info['routing_key']
+        name = next(q.name for q in self.queues if ('video' in q.name) == video)
         try:
             self.handlers[name](body)
         except Exception:
