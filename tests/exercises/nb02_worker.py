@@ -129,6 +129,16 @@ WRONG = [
     def on_message(self, body):
         pass
 ''' + CALL, 'callback(body, message)'),
+    # A callback that does not return (here for 10 s): the check stops waiting and says so.
+    (HEAD + 'import time\nfrom functools import partial\n\n\nclass SafeWorker(ConsumerMixin):' + INIT + '''
+    def get_consumers(self, Consumer, channel):
+        return [Consumer(queues=[q], accept=['json'], prefetch_count=1, callbacks=[partial(self.on_message, q.name)])
+                for q in self.queues]
+
+    def on_message(self, queue_name, body, message):
+        time.sleep(10)
+        message.ack()
+''' + CALL, 'still busy'),
     # Not a ConsumerMixin.
     (HEAD + 'class SafeWorker:' + INIT + CALL, 'not a kombu ConsumerMixin'),
     # __init__ that raises.
