@@ -377,7 +377,8 @@ def write_recordings(notebook: str | Path, url: str, target: str | Path | None =
                 png = ''.join(output['data']['image/png']).replace('\n', '')
         cells[names[0]] = {'text': text, 'png': png} if png else {'text': text}
     target = Path(target) if target else Path(__file__).with_name('recorded_05.py')
-    lines = ['"""Outputs of 05_scaling_out\'s RabbitMQ-only cells, stored from RabbitMQ (processes.write_recordings).',
+    lines = ['# ruff: noqa: E501 (recorded output lines are kept whole)',
+             '"""Outputs of 05_scaling_out\'s RabbitMQ-only cells, stored from RabbitMQ (processes.write_recordings).',
              '', 'Shown by ``processes.replay`` where the broker cannot run those cells; regenerate after',
              're-storing the notebook: python -m helpers.processes NOTEBOOK AMQP_URL', '"""',
              f'RABBITMQ = {version!r}', f'KOMBU = {kombu.__version__!r}',
