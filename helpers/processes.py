@@ -443,7 +443,7 @@ class _ThreadCopies:
         try:
             self.workers[name].run()
         except Exception as exc:  # noqa: BLE001 (the learner's code)
-            self.errors[name] = config.one_line(exc)
+            self.errors[name] = f'{type(exc).__name__}: {config.one_line(exc)}'
 
     def write(self, text: str) -> int:
         """sys.stdout while the copies run: each thread's lines go to its own log, never to a cell."""
@@ -505,8 +505,15 @@ def check_worker_script(script: object, topology: Topology, url: str | None = No
 
 def _check_worker_script(script: object, topology: Topology, url: str, copies: int) -> str:
     if not isinstance(script, str):
-        raise _Verdict(f'❌ check_worker needs the text of your script (a string); it got {type(script).__name__}. '
+        got = 'a class' if isinstance(script, type) else type(script).__name__
+        raise _Verdict(f'❌ check_worker needs the text of your script (a string); it got {got}. '
                        "Hint: JOB_WORKER = '''...the script...''', then check_worker(JOB_WORKER)")
+    if script.strip().endswith('.py') and '\n' not in script.strip():  # a file name, e.g. from %%writefile
+        path = Path(script.strip())
+        if not path.is_file():
+            raise _Verdict(f'❌ there is no file {str(path)!r} next to this notebook. Hint: write it with '
+                           f'%%writefile {path} in a cell above, or give check_worker the script\'s text')
+        script = path.read_text()
     try:
         code = compile(script, 'job_worker.py', 'exec')
     except SyntaxError as exc:
@@ -600,9 +607,16 @@ def _exercise(fleet, logs: dict[str, EventLog], topology: Topology, url: str, tr
 
         wait_end = time.monotonic() + 15
         while sum(acked().values()) < sum(expected.values()) and time.monotonic() < wait_end:
+            if len(_crashes(fleet)) == len(logs):
+                break  # every copy died: nobody is left to wait for
             time.sleep(0.05)
         time.sleep(0.3)  # a copy handled twice shows up too
         verdict = _judge(acked(), expected, logs, topology)
+        crashes = _crashes(fleet)
+        if verdict and crashes:
+            name, error = sorted(crashes.items())[0]
+            return (f'❌ copy {name} stopped with {error}. Hint: that error comes from your worker while it '
+                    'handled a job; the body of a job is a dict like {"job": 1, "work_seconds": 0.05}')
         if verdict:
             return verdict
         # A slow job: the copy that holds it must not have acked it before its work is done.
@@ -636,6 +650,19 @@ def _exercise(fleet, logs: dict[str, EventLog], topology: Topology, url: str, tr
         if rescuer is None:
             return early.format(f' ({holder} was killed mid-job and job-slow never came back)')
         return _passed(logs, expected, f'{holder} was killed holding job-slow and {rescuer} handled it again')
+
+
+def _crashes(fleet) -> dict[str, str]:
+    """{copy: its last error line} for the copies that died on their own (not killed by the check)."""
+    if isinstance(fleet, _ThreadCopies):
+        return dict(fleet.errors)
+    crashes = {}
+    for process in fleet:
+        if not process.is_running and process.popen.returncode != -signal.SIGKILL:
+            process._errors.seek(0)
+            lines = process._errors.read().strip().splitlines()
+            crashes[process.name] = lines[-1] if lines else f'exit code {process.popen.returncode}'
+    return crashes
 
 
 def _wait_delivered(logs: dict[str, EventLog], message_id: str, timeout: float = 10) -> str | None:
