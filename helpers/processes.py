@@ -27,7 +27,7 @@ from .topology import Topology
 from .worker_cli import ERROR, READY, STOPPED, read_line
 
 __all__ = ['WorkerProcess', 'WorkerFleet', 'worker_command', 'script_command', 'needs_rabbitmq', 'shares_queues',
-           'replay', 'check_worker_script']
+           'replay', 'check_worker_script', 'idle_hint']
 
 _HELPERS_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -45,6 +45,15 @@ def needs_rabbitmq(url: str | None = None) -> str:
 def shares_queues(url: str | None = None) -> bool:
     """Whether processes other than this one can reach the broker's queues (not on memory://)."""
     return config.transport_of(url) != 'memory'
+
+
+def idle_hint(fleet: WorkerFleet | None, need: int = 1) -> str:
+    """'' when at least ``need`` of the fleet's processes run, else a hint saying which cell to run again."""
+    running = len(fleet.running()) if fleet is not None else 0
+    if running >= need:
+        return ''
+    return (f'{running} worker process{"" if running == 1 else "es"} running here, {need} needed '
+            '(they were stopped, or never started): run the cell that starts them again, then this one')
 
 
 def script_command(script: str, topology: Topology, queues: Iterable[str] | None = None, *, name: str = 'w1',
