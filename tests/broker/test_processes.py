@@ -200,8 +200,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize('name', ['memory', 'amqp', 'redis'])
 def test_the_exercise_check_passes_the_solution_and_fails_the_seed_shape(name):
     url = require_broker(BROKERS[name])
-    topology = Topology(f'test_jobs_{uuid.uuid4().hex[:8]}', (('transcode_queue', 'video.#'),
-                                                              ('thumbnail_queue', '*.upload')))
+    suffix = uuid.uuid4().hex[:8]
+    topology = Topology(f'test_jobs_{suffix}', ((f'video_jobs_{suffix}', 'video.#'),
+                                                (f'upload_jobs_{suffix}', '*.upload')))
     seed_shape = SCRIPT.replace(
         "Consumer(queues=[queue], callbacks=[self.handler(queue.name)], accept=['json'], prefetch_count=1)\n"
         "                for queue in self.queues]",
