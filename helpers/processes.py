@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -112,6 +113,7 @@ class WorkerProcess:
         command = [*command, '--json', '--stop-on-eof'] if course_options else _launched(command)
         self.popen = subprocess.Popen(command, env=env, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self._errors, text=True)
+        _every_process.add(self)
         self._reader = threading.Thread(target=self._read, name=f'helpers-reader-{name}', daemon=True)
         self._reader.start()
 
@@ -329,13 +331,14 @@ class WorkerFleet:
 
 
 _started: list[WorkerFleet] = []
+_every_process: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
 
 
 @atexit.register
 def _stop_leftovers() -> None:
-    """Kill every process a fleet started and nobody stopped: none outlives this Python."""
-    for fleet in list(_started):
-        for process in fleet.running():
+    """Kill every worker process started here and not stopped (in a fleet or alone): none outlives this Python."""
+    for process in [*(p for fleet in list(_started) for p in fleet.processes), *list(_every_process)]:
+        if process.is_running:
             process.popen.kill()
 
 

@@ -213,6 +213,14 @@ def test_the_exercise_check_passes_the_solution_and_fails_the_seed_shape(name):
         assert check_worker_script(SCRIPT, topology, url).startswith('✅')
         verdict = check_worker_script(seed_shape, topology, url)
         assert verdict.startswith('❌') and 'one Consumer over several queues' in verdict, verdict
+        no_handler = SCRIPT.replace("        signal.signal(signal.SIGTERM, lambda signum, frame: "
+                                    "setattr(worker, 'should_stop', True))\n", '')
+        assert no_handler != SCRIPT
+        verdict = check_worker_script(no_handler, topology, url)
+        if name == 'memory':  # threads: SIGTERM is checked where the copies are processes
+            assert verdict.startswith('✅'), verdict
+        else:  # Python's default for SIGTERM: die at once, exit code -15
+            assert verdict.startswith('❌') and '-15' in verdict and 'SIGTERM handler' in verdict, verdict
     finally:
         with config.connect(url) as conn:
             topology.delete(conn)
