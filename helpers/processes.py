@@ -700,7 +700,15 @@ def _wait_acked(logs: dict[str, EventLog], message_id: str, timeout: float, besi
 def _judge(pairs: Counter, expected: Counter, logs: dict[str, EventLog], topology: Topology) -> str:
     """'' when every (job, queue) copy was acked once, else ❌ and a hint for the first thing wrong."""
     if not pairs:
-        if any(log.count(DELIVERED) for log in logs.values()):
+        deliveries = Counter(m for log in logs.values() for m in log.ids(DELIVERED))
+        again = [(n, m) for m, n in deliveries.items() if n > 2]
+        if again:
+            times, message_id = max(again)
+            return (f'❌ {message_id} was delivered {times} times and never acked: your handler fails on it, and '
+                    'ConsumerMixin.run() reconnects after an error it counts as a lost connection (on redis:// a '
+                    'KeyError is one) and gets the same job again. Hint: run your handler on a body by hand; the '
+                    'body of a job is a dict like {"job": 1, "work_seconds": 0.05}')
+        if deliveries:
             return ('❌ your copies received jobs but printed no "acked" line. Hint: after the work, '
                     'message.ack(), then print the acked line with the message id and the queue')
         return ('❌ no copy handled a job in 15 s. Hint: get_consumers returns one Consumer per queue in '

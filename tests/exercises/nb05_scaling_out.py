@@ -113,7 +113,7 @@ WRONG = [
             message.ack()
             self.say('acked', **job)
         return handle
-'''), "KeyError: 'seconds'"),
+'''), 'the body of a job is a dict like'),
     # The class passed instead of the script's text.
     (HEAD + 'from kombu.mixins import ConsumerMixin\n\n\nclass Worker(ConsumerMixin):\n    pass\n\n\n'
      'print(check_worker(Worker))\n', 'needs the text of your script'),
