@@ -1,22 +1,35 @@
 """Why a routing key reaches a queue or not, in plain words (01_topology).
 
-``why(binding, key)`` gives one pair's reason; ``explain_key(key, topology)`` gives every binding's,
-and the queues that receive the key.  Plain text, no widgets: it works in a terminal as well as in
-the key tester (``helpers.key_tester``), which shows ``explain_key`` under a text box.
+``why(binding, key)`` gives one pair's reason (AMQP's rules, as RabbitMQ applies them);
+``explain_key(key, topology, broker)`` gives every binding's and the queues that receive the key on
+``broker``: 'amqp' (RabbitMQ) routes by AMQP's rules, 'memory' and 'redis' by kombu's own regex
+routing (``virtual_matches``).  Where the two disagree, the text says what the other broker does,
+labelled.  Plain text, no widgets: it works in a terminal as well as in the key tester
+(``helpers.key_tester``), which shows ``explain_key`` under a text box.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from helpers.topology import SEED, TopicKeyError, Topology, matches, split_words, validate_routing_key
+from helpers.topology import SEED, TopicKeyError, Topology, matches, split_words, validate_routing_key, virtual_matches
 
-__all__ = ['PROMPT', 'explain_key', 'why']
+__all__ = ['PROMPT', 'BROKER_LABELS', 'explain_key', 'reason', 'why', 'virtual_pattern']
 
 PROMPT = 'Type a routing key, e.g. video.upload (words separated by dots).'
+#: How the text names each transport's routing.
+BROKER_LABELS = {'amqp': 'RabbitMQ', 'memory': 'memory://', 'redis': 'redis://'}
+_OTHER = {'amqp': 'memory:// and redis://', 'memory': 'RabbitMQ', 'redis': 'RabbitMQ'}
 
 
-def explain_key(routing_key: str, topology: Topology = SEED) -> str:
-    """The tester's text: which queues of ``topology`` receive ``routing_key``, and why."""
+def explain_key(routing_key: str, topology: Topology = SEED, broker: str = 'amqp') -> str:
+    """The tester's text: which queues of ``topology`` receive ``routing_key`` on ``broker``, and why.
+
+    ``broker`` is a transport name ('amqp', 'memory' or 'redis', as ``config.transport_of`` gives).
+    Marks and queues are that broker's; where the other routing (AMQP's or kombu's regex) disagrees,
+    a labelled line says what it would do.
+    """
+    if broker not in BROKER_LABELS:
+        raise ValueError(f'broker {broker!r}: use one of {sorted(BROKER_LABELS)}')
     if routing_key == '':
         return PROMPT
     try:
@@ -28,15 +41,41 @@ def explain_key(routing_key: str, topology: Topology = SEED) -> str:
     lines = [f'routing key {routing_key!r}: {len(words)} word{plural} ({" | ".join(words)})']
     queue_width = max(len(queue) for queue, _key in topology.bindings)
     key_width = max(len(repr(key)) for _queue, key in topology.bindings)
-    for queue, key, matched in topology.explain(routing_key):
-        mark = '✔' if matched else '✘'
-        lines.append(f'  {mark} {queue:<{queue_width}}  {key!r:<{key_width}}  {why(key, routing_key)}')
-    queues = topology.route(routing_key)
-    if queues:
-        lines.append(f'→ delivered to: {", ".join(queues)}')
+    here, other = _rule(broker), _rule('memory' if broker == 'amqp' else 'amqp')
+    for queue, key in topology.bindings:
+        mark = '✔' if here(key, routing_key) else '✘'
+        lines.append(f'  {mark} {queue:<{queue_width}}  {key!r:<{key_width}}  {reason(key, routing_key, broker)}')
+    queues = sorted({queue for queue, key in topology.bindings if here(key, routing_key)})
+    others = sorted({queue for queue, key in topology.bindings if other(key, routing_key)})
+    if queues == others:
+        lines.append(f'→ delivered to: {", ".join(queues)}' if queues
+                     else '→ delivered to no queue: the message is dropped')
     else:
-        lines.append('→ delivered to no queue: the message is dropped')
+        lines.append(f'→ {BROKER_LABELS[broker]} delivers to: {", ".join(queues) or "no queue (dropped)"}')
+        lines.append(f'  ({_OTHER[broker]} would deliver to: {", ".join(others) or "no queue"})')
     return '\n'.join(lines)
+
+
+def virtual_pattern(binding_key: str) -> str:
+    """The regular expression kombu's virtual transports (memory://, redis://) make of ``binding_key``."""
+    from kombu.transport.virtual.exchange import TopicExchange
+
+    return TopicExchange(channel=None).key_to_pattern(binding_key)
+
+
+def _rule(broker: str):
+    return matches if broker == 'amqp' else virtual_matches
+
+
+def reason(binding_key: str, routing_key: str, broker: str = 'amqp') -> str:
+    """``why``, or, where kombu's regex and AMQP disagree, both answers with their brokers named."""
+    amqp, virtual = matches(binding_key, routing_key), virtual_matches(binding_key, routing_key)
+    if amqp == virtual:
+        return why(binding_key, routing_key)
+    regex = f"kombu's regex {virtual_pattern(binding_key)} {'matches' if virtual else 'does not match'}"
+    if broker == 'amqp':
+        return f'{why(binding_key, routing_key)} (memory://, redis://: {regex})'
+    return f'{regex} (RabbitMQ: {why(binding_key, routing_key)})'
 
 
 def why(binding_key: str, routing_key: str) -> str:

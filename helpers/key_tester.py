@@ -1,8 +1,9 @@
-"""A routing-key tester: type a key, see which queues receive it and why (01_topology).
+"""A routing-key tester: type a key, see which queues receive it on your broker, and why (01_topology).
 
 ``KeyTester`` is the thin widget view: a text box and, under it, the text of
-``helpers.explain.explain_key`` (plain, unit-tested, usable from a terminal), displayed with a
-static snapshot (see ``widget_view``).  Only ipywidgets API common to 7.7 (Colab) and 8 is used.
+``helpers.explain.explain_key`` (plain, unit-tested, usable from a terminal) for the broker the
+notebook runs on (``BROKER_URL``), with RabbitMQ's answer beside it where the two differ; displayed
+with a static snapshot (see ``widget_view``).  Only ipywidgets API common to 7.7 (Colab) and 8 is used.
 """
 from __future__ import annotations
 
@@ -10,18 +11,26 @@ import html
 
 import ipywidgets as widgets
 
-from helpers.explain import PROMPT, explain_key
-from helpers.topology import SEED, Topology
+from helpers import config
+from helpers.explain import BROKER_LABELS, PROMPT, explain_key
+from helpers.topology import SEED, Topology, matches, virtual_matches
 from helpers.widget_view import WidgetView, snapshot_field, snapshot_frame, snapshot_pre
 
 __all__ = ['KeyTester']
 
 
 class KeyTester(WidgetView):
-    """A text box and the live explanation under it; display the tester (or ``tester.widget``)."""
+    """A text box and the live explanation under it; display the tester (or ``tester.widget``).
 
-    def __init__(self, topology: Topology = SEED) -> None:
+    ``broker`` is whose routing it shows: 'amqp', 'memory' or 'redis'; by default the transport of
+    ``BROKER_URL`` (``config.transport_of()``), the broker the notebook publishes to.
+    """
+
+    def __init__(self, topology: Topology = SEED, broker: str | None = None) -> None:
         self.topology = topology
+        self.broker = broker or config.transport_of()
+        if self.broker not in BROKER_LABELS:
+            raise ValueError(f'broker {self.broker!r}: use one of {sorted(BROKER_LABELS)}')
         self.text = widgets.Text(value='', placeholder='video.upload', description='Routing key:',
                                  style={'description_width': 'initial'})
         self.output = widgets.HTML(value=_as_html(PROMPT))
@@ -33,6 +42,11 @@ class KeyTester(WidgetView):
         """Type ``routing_key`` into the box (as a learner would) and return the text shown."""
         self.text.value = routing_key
         return self.result
+
+    def queues(self, routing_key: str) -> list[str]:
+        """The sorted queues of the topology that receive ``routing_key`` on the tester's broker."""
+        rule = matches if self.broker == 'amqp' else virtual_matches
+        return sorted({queue for queue, key in self.topology.bindings if rule(key, routing_key)})
 
     def snapshot_html(self) -> str:
         """The box and the explanation as static HTML."""
@@ -48,7 +62,7 @@ class KeyTester(WidgetView):
         return f'<KeyTester for {self.topology.exchange_name}>'
 
     def _on_change(self, change) -> None:
-        self.result = explain_key(change['new'], self.topology)
+        self.result = explain_key(change['new'], self.topology, self.broker)
         self.output.value = _as_html(self.result)
 
 

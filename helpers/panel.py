@@ -23,7 +23,7 @@ from typing import Any, Optional, Union
 import ipywidgets as widgets
 
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
-from .producer import Publisher, Receipt
+from .producer import Published, Publisher
 from .topology import SEED, TopicKeyError, Topology, validate_routing_key
 from .widget_view import (
     LIVE_CLASS,
@@ -156,7 +156,7 @@ class ControlPanel(WidgetView):
         self._source = publisher
         self.publisher = self._make_publisher(publisher, f'panel{next(_panel_numbers)}')
         self._publishers = {threading.get_ident(): self.publisher}
-        self.last_receipt: Optional[Receipt] = None
+        self.last_receipt: Optional[Published] = None
         self._lock = threading.Lock()
         self._drawn = threading.Condition(self._lock)
         self._tally: Counter = Counter()
@@ -237,13 +237,18 @@ class ControlPanel(WidgetView):
 
     # -- publishing (main thread: button callbacks and notebook code) ----------
 
-    def publish(self, routing_key: str, payload: Optional[str] = None) -> Optional[Receipt]:
-        """Validate the key and the payload box, publish once, show where it went; None if refused."""
+    def publish(self, routing_key: str, payload: Any = None) -> Optional[Published]:
+        """Validate the key and the payload, publish once, show where it should go; None if refused.
+
+        ``payload`` is JSON text or a Python dict (None: the payload box); a dict is shown in the box as JSON.
+        """
         if self._closed:
             raise RuntimeError('this panel is closed: make a new ControlPanel')
         revive_tickers()  # a click is a main-thread moment: wake a ticker the browser forgot
         try:
             validate_routing_key(routing_key)
+            if payload is not None and not isinstance(payload, str):
+                payload = self.set_payload(payload)
             body = parse_payload(self.payload_box.value if payload is None else payload)
         except (TopicKeyError, PayloadError) as exc:
             self._set_status(f'⚠ nothing published: {exc}')
@@ -254,10 +259,27 @@ class ControlPanel(WidgetView):
             self._set_status(f'⚠ publish failed: {type(exc).__name__}: {exc}')
             return None
         self.last_receipt = receipt
-        where = ', '.join(receipt.queues) if receipt.queues else 'no queue (dropped: nothing is bound to match it)'
-        self._set_status(f'published {routing_key} as {receipt.message_id} → {where}')
+        where = (', '.join(receipt.predicted_queues) if receipt.predicted_queues
+                 else 'no queue (an AMQP broker drops it: nothing is bound to match it)')
+        self._set_status(f'published {routing_key} as {receipt.message_id}; by AMQP rules → {where}')
         self.refresh()
         return receipt
+
+    def set_payload(self, payload: Any) -> str:
+        """Put ``payload`` in the payload box: JSON text as it is, a dict (or other value) as JSON text.
+
+        Raises PayloadError (never a widget TraitError) for a value JSON cannot hold.
+        """
+        if isinstance(payload, str):
+            text = payload
+        else:
+            try:
+                text = json.dumps(payload, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise PayloadError(f'payload {shorten(repr(payload), 40)} cannot be written as JSON ({exc}): '
+                                   'use a dict of text, numbers, true/false, null, lists and dicts') from None
+        self.payload_box.value = text
+        return text
 
     def _set_status(self, text: str) -> None:
         with self._lock:

@@ -1,10 +1,16 @@
-"""A publisher that validates keys, declares what it publishes to, and says where a message went (03_producer).
+"""A publisher that validates keys, declares what it publishes to, and predicts where a message goes (03_producer).
 
 The seed's producer never declared the exchange, so on ``redis://`` the
 exchange routed as ``direct`` and dropped every message.  This one declares
 the exchange and the queues (so messages published before a worker starts
 are kept), uses a connection of its own, waits for publisher confirms on
 RabbitMQ and retries on connection errors.  Use one Publisher per thread.
+
+What ``publish`` returns is a *prediction*: the queues that AMQP's matching
+rules (``Topology.route``) say get a copy, computed from the course's own
+topology, not observed on the broker.  On ``memory://`` and ``redis://``
+kombu's topic matching differs (a bare ``video`` reaches no ``video.#``
+queue there), and a queue bound by someone else is not in the topology.
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from . import config
 from .events import PUBLISHED, UNROUTABLE, EventLog
 from .topology import SEED, Topology, validate_routing_key
 
-__all__ = ['Receipt', 'Publisher']
+__all__ = ['Published', 'Receipt', 'Publisher']
 
 # Up to about 15 s of retries: long enough to ride out a broker restart (RabbitMQ with its management
 # plugin is back after 7-8 s here), short enough that an unreachable broker still gets a clear error.
@@ -27,16 +33,29 @@ RETRY_POLICY = {'max_retries': 10, 'interval_start': 0, 'interval_step': 0.5, 'i
 _publisher_numbers = itertools.count(1)
 
 
-class Receipt(NamedTuple):
-    """What happened to one published message: its id, key and the queues that got a copy."""
+class Published(NamedTuple):
+    """One published message: its id, its key, and the queues predicted to get a copy (by AMQP rules).
+
+    The prediction comes from the topology, not from the broker: see the module docstring.
+    """
 
     message_id: str
     routing_key: str
-    queues: tuple[str, ...]
+    predicted_queues: tuple[str, ...]
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        """The predicted queues (the name older code uses)."""
+        return self.predicted_queues
 
     @property
     def routed(self) -> bool:
-        return bool(self.queues)
+        """True when AMQP rules route the key to at least one queue of the topology."""
+        return bool(self.predicted_queues)
+
+
+#: The earlier name of ``Published``, kept so older code still imports.
+Receipt = Published
 
 
 class Publisher:
@@ -72,8 +91,8 @@ class Publisher:
         return f'{self.name}-{next(self._numbers):04d}'
 
     def publish(self, routing_key: str, payload: Any = None, *, message_id: str | None = None,
-                serializer: str = 'json', **properties) -> Receipt:
-        """Publish ``payload`` with ``routing_key``; return a Receipt naming the queues that got it."""
+                serializer: str = 'json', **properties) -> Published:
+        """Publish ``payload`` with ``routing_key``; return its id and the queues predicted to get a copy."""
         self._check_thread()
         if self.validate:
             validate_routing_key(routing_key)
@@ -94,10 +113,10 @@ class Publisher:
             message_id=message_id, declare=self._undeclared(), retry=True, retry_policy=self._retry_policy(),
             **properties,
         )
-        return self._receipt(message_id, routing_key)
+        return self._published(message_id, routing_key)
 
     def publish_raw(self, routing_key: str, body: bytes, content_type: str,
-                    content_encoding: str = 'utf-8', *, message_id: str | None = None) -> Receipt:
+                    content_encoding: str = 'utf-8', *, message_id: str | None = None) -> Published:
         """Publish bytes as they are (for showing what a worker does with bad input)."""
         self._check_thread()
         message_id = message_id or self.next_id()
@@ -105,7 +124,7 @@ class Publisher:
             body, routing_key=routing_key, content_type=content_type, content_encoding=content_encoding,
             message_id=message_id, declare=self._undeclared(), retry=True, retry_policy=self._retry_policy(),
         )
-        return self._receipt(message_id, routing_key)
+        return self._published(message_id, routing_key)
 
     def _undeclared(self) -> list:
         """The entities this connection has not declared yet (kombu forgets them when it reconnects).
@@ -123,7 +142,7 @@ class Publisher:
             self._retry_reason = config.one_line(exc)
         return {**RETRY_POLICY, 'errback': note}
 
-    def _receipt(self, message_id: str, routing_key: str) -> Receipt:
+    def _published(self, message_id: str, routing_key: str) -> Published:
         queues = tuple(self.topology.route(routing_key))
         # A publish that had to be retried may have reached the broker the first time too: at-least-once
         # publishing can make a duplicate that is not flagged 'redelivered'.  Say so in the log.
@@ -131,8 +150,8 @@ class Publisher:
         self.log.record(PUBLISHED, message_id, routing_key, detail=detail)
         if not queues:
             self.log.record(UNROUTABLE, message_id, routing_key,
-                            detail=f'no queue of {self.topology.exchange_name!r} is bound to match it')
-        return Receipt(message_id, routing_key, queues)
+                            detail=f'by AMQP rules no queue of {self.topology.exchange_name!r} matches it')
+        return Published(message_id, routing_key, queues)
 
     def _check_thread(self) -> None:
         if threading.get_ident() != self._owner:

@@ -50,15 +50,12 @@ def deliveries(url: str, binding_keys=BINDING_KEYS, routing_keys=ROUTING_KEYS) -
     return arrived
 
 
-@pytest.fixture(scope='module')
-def rabbitmq_deliveries() -> set[tuple[str, str]]:
-    return deliveries(require_broker(BROKERS['amqp']))
-
-
 @pytest.mark.broker
-@pytest.mark.parametrize(('binding_key', 'routing_key'), PAIRS)
-def test_matches_agrees_with_rabbitmq(rabbitmq_deliveries, binding_key, routing_key):
-    assert matches(binding_key, routing_key) is ((binding_key, routing_key) in rabbitmq_deliveries)
+def test_matches_agrees_with_rabbitmq():
+    """One table: every (binding key, routing key) pair RabbitMQ delivers is one matches() accepts, and back."""
+    arrived = deliveries(require_broker(BROKERS['amqp']))
+    wrong = [(b, r, matches(b, r)) for b, r in PAIRS if matches(b, r) is not ((b, r) in arrived)]
+    assert not wrong, f'{len(wrong)} of {len(PAIRS)} pairs disagree (binding, key, matches()): {wrong[:20]}'
 
 
 @pytest.mark.broker

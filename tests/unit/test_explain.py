@@ -39,12 +39,41 @@ def test_why_agrees_with_matches(binding_key, routing_key):
 
 
 def test_explain_key_lists_every_binding_and_the_queues():
-    assert explain_key('video', SEED).splitlines() == [
-        "routing key 'video': 1 word (video)",
-        "  ✔ video_queue  'video.#'  # takes no words",
-        "  ✔ audit_queue  '#'        # takes 'video'",
+    assert explain_key('video.upload', SEED).splitlines() == [
+        "routing key 'video.upload': 2 words (video | upload)",
+        "  ✔ video_queue  'video.#'  # takes 'upload'",
+        "  ✔ audit_queue  '#'        # takes 'video.upload'",
         '→ delivered to: audit_queue, video_queue',
     ]
+
+
+def test_explain_key_on_rabbitmq_names_what_memory_and_redis_do_where_they_differ():
+    assert explain_key('video', SEED, 'amqp').splitlines() == [
+        "routing key 'video': 1 word (video)",
+        "  ✔ video_queue  'video.#'  # takes no words "
+        "(memory://, redis://: kombu's regex ^video\\..*?$ does not match)",
+        "  ✔ audit_queue  '#'        # takes 'video'",
+        '→ RabbitMQ delivers to: audit_queue, video_queue',
+        '  (memory:// and redis:// would deliver to: audit_queue)',
+    ]
+
+
+@pytest.mark.parametrize('broker', ['memory', 'redis'])
+def test_explain_key_on_a_virtual_broker_shows_its_own_routing_and_rabbitmqs_labelled(broker):
+    assert explain_key('video', SEED, broker).splitlines() == [
+        "routing key 'video': 1 word (video)",
+        "  ✘ video_queue  'video.#'  kombu's regex ^video\\..*?$ does not match (RabbitMQ: # takes no words)",
+        "  ✔ audit_queue  '#'        # takes 'video'",
+        f'→ {broker}:// delivers to: audit_queue',
+        '  (RabbitMQ would deliver to: audit_queue, video_queue)',
+    ]
+
+
+def test_explain_key_labels_both_answers_on_a_custom_topology():
+    lines = explain_key('a', Topology('t', (('q', 'a.#'), ('r', '#'))), 'memory').splitlines()
+    assert lines[-2:] == ['→ memory:// delivers to: r', '  (RabbitMQ would deliver to: q, r)']
+    with pytest.raises(ValueError, match='broker'):
+        explain_key('a', SEED, 'rabbitmq')
 
 
 def test_explain_key_says_when_nothing_receives_the_key():
@@ -78,6 +107,6 @@ def test_why_works_where_ipywidgets_cannot_be_imported(monkeypatch):
         monkeypatch.delitem(sys.modules, name)  # import the course afresh; restored after the test
     explain = importlib.import_module('helpers.explain')
     assert explain.why('video.#', 'video.upload') == "# takes 'upload'"
-    assert explain.explain_key('video').splitlines()[-1] == '→ delivered to: audit_queue, video_queue'
+    assert explain.explain_key('video.upload').splitlines()[-1] == '→ delivered to: audit_queue, video_queue'
     with pytest.raises(ModuleNotFoundError, match='import of ipywidgets halted'):
         importlib.import_module('helpers.key_tester')  # the view does need widgets: the block is real

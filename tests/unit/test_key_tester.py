@@ -1,4 +1,6 @@
 """The routing-key tester's widget: a text box and the explanation under it, without a browser."""
+import pytest
+
 from helpers.explain import PROMPT, explain_key
 from helpers.key_tester import KeyTester
 from helpers.topology import MEDIA, SEED
@@ -45,3 +47,34 @@ def test_tester_shows_a_static_snapshot_with_the_live_widget():
     assert tester.widget._repr_mimebundle_() == bundle  # `tester.widget` as a cell's value: the same
     tester.close()
     assert 'application/vnd.jupyter.widget-view+json' not in tester._repr_mimebundle_()
+
+
+def test_tester_shows_the_current_brokers_routing(monkeypatch):
+    """On memory:// a bare 'video' misses video_queue; RabbitMQ's answer is beside it, labelled."""
+    monkeypatch.setenv('BROKER_URL', 'memory://')
+    tester = KeyTester(SEED)
+    assert tester.broker == 'memory'
+    assert tester.test('video').splitlines()[-2:] == [
+        '→ memory:// delivers to: audit_queue', '  (RabbitMQ would deliver to: audit_queue, video_queue)']
+    monkeypatch.setenv('BROKER_URL', 'amqp://guest:guest@localhost:5672//')
+    assert KeyTester(SEED).test('video').splitlines()[-2:] == [
+        '→ RabbitMQ delivers to: audit_queue, video_queue', '  (memory:// and redis:// would deliver to: audit_queue)']
+    assert KeyTester(SEED, broker='redis').test('video').splitlines()[-2] == '→ redis:// delivers to: audit_queue'
+
+
+def test_tester_says_one_answer_where_every_broker_agrees():
+    for broker in ('amqp', 'memory', 'redis'):
+        assert KeyTester(MEDIA, broker=broker).test('image.upload.hd') == explain_key('image.upload.hd', MEDIA)
+
+
+def test_tester_refuses_an_unknown_broker():
+    with pytest.raises(ValueError, match='broker'):
+        KeyTester(SEED, broker='rabbitmq')
+
+
+def test_queues_names_where_the_key_lands_on_the_testers_broker():
+    assert KeyTester(SEED, broker='memory').queues('video') == ['audit_queue']
+    assert KeyTester(SEED, broker='redis').queues('video') == ['audit_queue']
+    assert KeyTester(SEED, broker='amqp').queues('video') == ['audit_queue', 'video_queue']
+    assert KeyTester(MEDIA, broker='memory').queues('image.upload.hd') == [
+        'audit_queue', 'image_queue', 'thumbnail_queue']

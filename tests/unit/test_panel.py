@@ -309,3 +309,30 @@ def test_a_silent_ticker_is_kicked_until_it_ticks(memory_url, private, log):
     assert changes == [False, True] and ticker.ticks == 1
     panel.close()
     assert changes[-1] is False
+
+
+def test_a_dict_payload_is_published_as_json_and_shown_in_the_box(panel, log):
+    published = panel.publish('video.transcode.hd', {'file': 'cat.mp4', 'height': 720})
+    assert published is not None and log.count(PUBLISHED) == 1
+    assert panel.payload_box.value == '{"file": "cat.mp4", "height": 720}'
+    assert 'by AMQP rules →' in panel.message
+
+
+@pytest.mark.parametrize('payload, says', [
+    ({'file': object()}, 'cannot be written as JSON'),
+    ({'height': float('nan')}, 'cannot be written as JSON'),
+    ([1, 2], 'not an object'),
+])
+def test_a_python_value_json_cannot_hold_is_a_warning_not_a_trait_error(panel, log, payload, says):
+    before = panel.payload_box.value
+    assert panel.publish('video.upload', payload) is None
+    assert panel.message.startswith('⚠ nothing published:') and says in panel.message
+    assert log.count(PUBLISHED) == 0
+    if says == 'cannot be written as JSON':
+        assert panel.payload_box.value == before  # the box keeps what it had
+
+
+def test_set_payload_refuses_what_json_cannot_hold(panel):
+    with pytest.raises(PayloadError, match='cannot be written as JSON'):
+        panel.set_payload({'when': {1, 2}})
+    assert panel.set_payload({'file': 'a.mp4'}) == '{"file": "a.mp4"}'
