@@ -1,10 +1,14 @@
 """Worker processes started, watched and stopped from a notebook (05_scaling_out).
 
-Each process runs ``python -m helpers.worker --json`` and prints one JSON line
-per event (``helpers.worker_cli`` writes and reads them).  A reader thread per
-process (it never prints) turns those lines into events in the process's own
-EventLog, so the notebook waits on events as it does for worker threads, and
-learns which process handled which message.
+Each process runs ``python -m helpers.worker --json``, or a learner's worker
+script (``WorkerFleet(script=...)``), and prints one JSON line per event
+(``helpers.worker_cli`` writes and reads them).  A reader thread per process
+(it never prints) turns those lines into events in the process's own EventLog,
+so the notebook waits on events as it does for worker threads, and learns which
+process handled which message.  No process outlives the Python that started it
+(stdin EOF, and an atexit hook); starting a fleet stops the one before on the
+same queues.  Also here: ``replay`` (05's outputs recorded on RabbitMQ, shown
+where a broker cannot run a cell) and ``check_worker_script`` (05's exercise).
 """
 from __future__ import annotations
 
@@ -401,7 +405,7 @@ def write_recordings(notebook: str | Path, url: str, target: str | Path | None =
         if 'png' in cell:
             png = cell['png']
             lines.append("        'png': (")
-            lines += [f'            {png[i:i + 100]!r}' for i in range(0, len(png), 100)]
+            lines += [f'            {png[i:i + 4000]!r}' for i in range(0, len(png), 4000)]
             lines.append('        ),')
         lines.append('    },')
     lines.append('}')
