@@ -86,6 +86,9 @@ class CeleryWorker:
         if topology is None and app is None:
             raise ValueError('CeleryWorker(topology=None) needs the Celery app whose queues it consumes: app=...')
         self.app = app or make_app(topology, url)
+        # Not the lesson, and a thread must not print: Celery keeps its hands off logging and stdout.
+        self.app.conf.update(worker_hijack_root_logger=False, worker_redirect_stdouts=False,
+                             worker_enable_remote_control=False)
         self.broker_queues = ([topology.broker_queue_name(queue) for queue in self.queues] if topology
                               else list(self.queues))
         unknown = sorted(q for q, b in zip(self.queues, self.broker_queues) if b not in self.app.amqp.queues)
