@@ -164,7 +164,7 @@ def _diagnose(task_routes, task: str, want: str, got: dict[str, int], queues: li
         return (f"{said} Hint: its route's routing_key is empty, and an empty key matches no binding "
                 "(Celery even treats such a route as a direct one and sends it by queue name, and it names "
                 f"no queue). Give the route a key that a binding of {short(want)} matches, "
-                f"or route with {{'queue': {short(want)}}}")
+                f"or route with {{'queue': …}} naming {short(want)}")
     if isinstance(route, str) and route not in mine:
         return (f"{said} Hint: your router returned the string {route!r}. Celery reads a string as a queue "
                 f"*name* (and created a queue called {route!r} for it), not as a routing key. Return a dict: "

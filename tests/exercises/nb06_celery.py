@@ -15,7 +15,8 @@ WRONG = [
     (STARTER_LINE + QUEUES + "task_routes = {'shop.*': {'exchange': SHOP, 'routing_key': ''}}\n"
      'print(check_shop_routing(task_queues, task_routes))\n', "routing_key is empty"),
     # a routing key alone: Celery takes its default queue, a direct one, and ignores the key
-    (QUEUES + "task_routes = {'shop.orders.*': {'routing_key': 'orders.pay'}, 'shop.email.*': {'routing_key': 'email.x'},\n"
+    (QUEUES + "task_routes = {'shop.orders.*': {'routing_key': 'orders.pay'},\n"
+     "               'shop.email.*': {'routing_key': 'email.x'},\n"
      "               'shop.report.*': {'routing_key': 'report.daily'}}\n"
      'print(check_shop_routing(task_queues, task_routes))\n', "your key is ignored"),
     # the exchange's type left at kombu's default, direct: wildcards never match
