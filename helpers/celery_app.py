@@ -147,6 +147,13 @@ def landing(app: Celery, send: Callable[[], Any], *, others: Iterable[Celery] = 
     they stay the same.
     """
     apps = [app, *others]
+    try:
+        # Celery makes its default queue when a call first needs it: make it now, so it is declared
+        # below on the publishing connection (kombu remembers what a connection declared and would skip
+        # it, even if the queue has been deleted since).
+        app.amqp.queues[app.conf.task_default_queue]
+    except KeyError:  # task_create_missing_queues=False and no such queue: nothing to make
+        pass
     _each_queue(apps, purge=True)
     with app.producer_or_acquire() as producer:
         # Declared again on the connection the tasks are published on: on redis:// a connection knows an
