@@ -87,9 +87,12 @@ def test_where_celery_calls_land_is_the_same_on_every_broker(name):
             assert sorted(short[q] for q in got) == want and set(got.values()) == {1}, (task, options, got)
     finally:
         with config.connect(url) as conn:
-            for queue in app.amqp.queues.values():
+            for queue in [*app.amqp.queues.values(), Queue(f'celery_{tag}')]:
                 with conn.channel() as channel:
-                    queue.bind(channel).delete()
+                    try:
+                        queue.bind(channel).delete()
+                    except conn.channel_errors:
+                        pass
 
 
 @pytest.mark.parametrize('name', sorted(BROKERS))
@@ -105,7 +108,13 @@ def test_a_broadcast_call_reaches_every_workers_queue_except_on_redis(name):
         return app
 
     one, two = worker_app(), worker_app()
-    got = landing(one, lambda: one.tasks['lab.reload'].delay(), others=[two])
+    try:
+        got = landing(one, lambda: one.tasks['lab.reload'].delay(), others=[two])
+    finally:
+        with config.connect(url) as conn:
+            for queue in [*one.amqp.queues.values(), *two.amqp.queues.values()]:
+                with conn.channel() as channel:
+                    queue.bind(channel).delete()
     bcast = sorted(n for n in got if n.startswith('bcast.'))
     if name == 'redis':  # fanout is Redis pub/sub there: nothing waits for a worker not listening
         assert got == {}
