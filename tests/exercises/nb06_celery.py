@@ -1,21 +1,21 @@
-"""06_celery's exercise: typical wrong answers (with what their ❌ says) and one more right answer.
+"""Exercise data for notebooks/06_celery.ipynb: typical wrong answers (with what their ❌ says), one more right one.
 
-Each source runs in the notebook's kernel after the cells above the answer cell.
+Each source is a whole answer cell; it runs in the notebook's kernel after the cells above the answer cell.
 """
 
-STARTER_LINE = '# Your answer. To see a solution, replace this cell with: %load solutions.nb06_celery\n'
+_HEAD = '# Your answer. To see a solution, replace this cell with: %load solutions.nb06_celery\n'
 
-QUEUES = '''shop = Exchange(SHOP, type='topic')
+_QUEUES = '''shop = Exchange(SHOP, type='topic')
 task_queues = [Queue(PAYMENTS, shop, routing_key='orders.#'), Queue(EMAILS, shop, routing_key='email.*'),
                Queue(REPORTS, shop, routing_key='report.#')]
 '''
 
-WRONG = [
+_WRONG = [
     # the stored starter: a route whose routing_key is there but empty
-    (STARTER_LINE + QUEUES + "task_routes = {'shop.*': {'exchange': SHOP, 'routing_key': ''}}\n"
+    (_QUEUES + "task_routes = {'shop.*': {'exchange': SHOP, 'routing_key': ''}}\n"
      'print(check_shop_routing(task_queues, task_routes))\n', "routing_key is empty"),
     # a routing key alone: Celery takes its default queue, a direct one, and ignores the key
-    (QUEUES + "task_routes = {'shop.orders.*': {'routing_key': 'orders.pay'},\n"
+    (_QUEUES + "task_routes = {'shop.orders.*': {'routing_key': 'orders.pay'},\n"
      "               'shop.email.*': {'routing_key': 'email.x'},\n"
      "               'shop.report.*': {'routing_key': 'report.daily'}}\n"
      'print(check_shop_routing(task_queues, task_routes))\n', "your key is ignored"),
@@ -28,16 +28,16 @@ WRONG = [
      "               'shop.report.*': {'exchange': SHOP, 'routing_key': 'report.daily'}}\n"
      'print(check_shop_routing(task_queues, task_routes))\n', "type='topic'"),
     # a pattern that does not match the task's name
-    (QUEUES + "task_routes = {'shop.order.*': {'exchange': SHOP, 'routing_key': 'orders.pay'},\n"
+    (_QUEUES + "task_routes = {'shop.order.*': {'exchange': SHOP, 'routing_key': 'orders.pay'},\n"
      "               'shop.email.*': {'exchange': SHOP, 'routing_key': 'email.send'},\n"
      "               'shop.report.*': {'exchange': SHOP, 'routing_key': 'report.daily'}}\n"
      'print(check_shop_routing(task_queues, task_routes))\n', "matched none of your task_routes"),
     # a router function that returns a routing key as a string
-    (QUEUES + "def router(name, args, kwargs, options, task=None, **kw):\n"
+    (_QUEUES + "def router(name, args, kwargs, options, task=None, **kw):\n"
      "    return name.split('.', 1)[1]\n"
      'print(check_shop_routing(task_queues, router))\n', "Celery reads a string as a queue *name*"),
     # a router function with the wrong arguments
-    (QUEUES + "def router(name):\n    return {'exchange': SHOP, 'routing_key': name}\n"
+    (_QUEUES + "def router(name):\n    return {'exchange': SHOP, 'routing_key': name}\n"
      'print(check_shop_routing(task_queues, router))\n', "router(name, args, kwargs, options"),
     # a key that reaches two queues
     ("shop = Exchange(SHOP, type='topic')\n"
@@ -54,8 +54,10 @@ WRONG = [
     ('print(check_shop_routing(None, None))\n', "list of kombu Queue objects"),
 ]
 
+WRONG = [(_HEAD + source, expected) for source, expected in _WRONG]
+
 # Right, and written differently from the solution: one router function, bindings with '*'.
-OWN = '''shop = Exchange(SHOP, type='topic')
+OWN = _HEAD + '''shop = Exchange(SHOP, type='topic')
 task_queues = [
     Queue(PAYMENTS, shop, routing_key='orders.*'),
     Queue(EMAILS, shop, bindings=None, routing_key='email.*'),
