@@ -9,6 +9,7 @@ Celery app from them with the media tasks registered.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from celery import Celery
@@ -16,7 +17,7 @@ from celery import Celery
 from . import config
 from .topology import MEDIA, Topology, validate_routing_key
 
-__all__ = ['TASK_KEYS', 'MediaTaskError', 'celery_config', 'make_app', 'celery_route']
+__all__ = ['TASK_KEYS', 'MediaTaskError', 'celery_config', 'make_app', 'celery_route', 'landing', 'landed_in']
 
 #: Each media task and the routing key it is published with unless the caller gives another.
 TASK_KEYS = {
@@ -115,7 +116,12 @@ def _register_tasks(app: Celery) -> None:
 
     @app.task(name='media.process', bind=True, shared=False, lazy=False)
     def process(self, payload: dict) -> str:
-        """Handle any media event; a payload with ``"corrupt": true`` fails, ``"seconds"`` sleeps."""
+        """Handle any media event; a payload with ``"corrupt": true`` fails, ``"seconds"`` sleeps.
+
+        With ``"peek": true`` it returns what Celery told it about its delivery (``request.delivery_info``).
+        """
+        if payload.get('peek'):
+            return repr(dict(sorted((self.request.delivery_info or {}).items())))
         if payload.get('seconds'):
             time.sleep(payload['seconds'])
         if payload.get('corrupt'):
@@ -129,3 +135,69 @@ def _register_tasks(app: Celery) -> None:
             raise self.retry(exc=MediaTaskError(f'{file}: storage not ready (try {self.request.retries + 1})'),
                              countdown=countdown)
         return f'{file} done on try {self.request.retries + 1}'
+
+
+def landing(app: Celery, send: Callable[[], Any], *, others: Iterable[Celery] = ()) -> dict[str, int]:
+    """Where the messages ``send()`` publishes through ``app`` land: ``{queue: messages}``, read on the broker.
+
+    Every queue ``app`` (and each app in ``others``) knows -- ``task_queues`` and any Celery creates while
+    sending, such as the default ``celery`` queue -- is declared and emptied first, then counted after
+    ``send()`` and emptied again.  No worker runs, so nothing is consumed: the counts are the broker's
+    routing.  RabbitMQ routes a message a moment after the publish returns: the counts are read until
+    they stay the same.
+    """
+    apps = [app, *others]
+    try:
+        # Celery makes its default queue when a call first needs it: make it now, so it is declared
+        # below on the publishing connection (kombu remembers what a connection declared and would skip
+        # it, even if the queue has been deleted since).
+        app.amqp.queues[app.conf.task_default_queue]
+    except KeyError:  # task_create_missing_queues=False and no such queue: nothing to make
+        pass
+    _each_queue(apps, purge=True)
+    with app.producer_or_acquire() as producer:
+        # Declared again on the connection the tasks are published on: on redis:// a connection knows an
+        # exchange's type only if it declared the exchange itself (else it routes as 'direct').
+        for queue in app.amqp.queues.values():
+            queue.bind(producer.channel).declare()
+    send()
+    counts = _each_queue(apps, purge=False, declared=True)
+    if config.transport_of(app.conf.broker_url) == 'amqp':
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            again = _each_queue(apps, purge=False, declared=True)
+            if again == counts:
+                break
+            counts = again
+    _each_queue(apps, purge=True, declared=True)
+    return {name: n for name, n in counts.items() if n}
+
+
+def landed_in(app: Celery, send: Callable[[], Any], *, others: Iterable[Celery] = (),
+              topology: Topology = MEDIA) -> str:
+    """``landing`` as one line: the queues (``topology``'s course names where they are its queues), copies if > 1."""
+    def short(name: str) -> str:
+        try:
+            return topology.course_name(name)
+        except ValueError:
+            return name
+    got = landing(app, send, others=others)
+    return ', '.join(short(q) + (f' ×{n}' if n > 1 else '') for q, n in sorted(got.items())) or '(no queue)'
+
+
+def _each_queue(apps: list[Celery], purge: bool, declared: bool = False) -> dict[str, int]:
+    """Declare each queue the ``apps`` know; return its message count (then empty it when ``purge``)."""
+    counts = {}
+    with apps[0].connection_for_write() as conn:
+        for app in apps:
+            for name, queue in sorted(app.amqp.queues.items()):
+                with conn.channel() as channel:
+                    bound = queue.bind(channel)
+                    if not declared:
+                        bound.declare()  # the queue, its exchange(s) and its bindings
+                    # Not passive: redis:// cannot passively declare a queue that is empty.
+                    counts[name] = bound.queue_declare().message_count or 0
+                    if purge and counts[name]:
+                        bound.purge()
+    return counts

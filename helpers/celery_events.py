@@ -95,4 +95,4 @@ class CeleryEvents:
         tries = sender.request.retries + 1
         self.log.record(DEAD_LETTERED, task_id, _routing_key(sender), self.queue(),
                         f'failed after {tries} tries: {type(exception).__name__}: {exception}; '
-                        'Celery acked the message: it is gone from the broker, the reason is only here')
+                        'acked (Celery\'s default: gone from the broker) or, with late acks, rejected')

@@ -75,17 +75,25 @@ class CeleryWorker:
     ``queues`` are the course's names of ``topology``'s queues; the worker
     consumes their broker names.  Each worker gets a Celery app of its own,
     because a worker narrows its app's queue list to the queues it consumes.
+    With ``topology=None`` and an ``app`` of your own, ``queues`` are the
+    names in that app's ``task_queues``, consumed as they are.
     """
 
-    def __init__(self, queues: Iterable[str], url: str | None = None, *, topology: Topology = MEDIA,
+    def __init__(self, queues: Iterable[str], url: str | None = None, *, topology: Topology | None = MEDIA,
                  app: Celery | None = None, name: str | None = None) -> None:
         self.queues = list(queues)
         self.label = name or ','.join(self.queues)
+        if topology is None and app is None:
+            raise ValueError('CeleryWorker(topology=None) needs the Celery app whose queues it consumes: app=...')
         self.app = app or make_app(topology, url)
-        self.broker_queues = [topology.broker_queue_name(queue) for queue in self.queues]
+        # Not the lesson, and a thread must not print: Celery keeps its hands off logging and stdout.
+        self.app.conf.update(worker_hijack_root_logger=False, worker_redirect_stdouts=False,
+                             worker_enable_remote_control=False)
+        self.broker_queues = ([topology.broker_queue_name(queue) for queue in self.queues] if topology
+                              else list(self.queues))
         unknown = sorted(q for q, b in zip(self.queues, self.broker_queues) if b not in self.app.amqp.queues)
         if unknown:
-            have = sorted(course_queue(topology, b) or b for b in self.app.amqp.queues)
+            have = sorted((topology and course_queue(topology, b)) or b for b in self.app.amqp.queues)
             raise ValueError(f'queues {unknown} are not in the Celery configuration; it has {have}')
         self._controller: _ThreadWorkController | None = None
         self._thread: threading.Thread | None = None
