@@ -18,9 +18,12 @@ RabbitMQ half skips locally and fails under CI=true.
 """
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import exercise_data
 import nbformat
@@ -31,7 +34,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from helpers import solutions
-from helpers.rabbitadmin import AdminError, admin_client
+from helpers.rabbitadmin import AdminError, RabbitmqCtl, admin_client
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(path.stem for path in (ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb'))
@@ -93,10 +96,26 @@ def _amqp_ports(processes: list[psutil.Process]) -> set[int]:
     return ports
 
 
+def vhost_of(url: str) -> str:
+    """The vhost an amqp:// URL names ('/' for an empty path or '//')."""
+    return unquote(url.rsplit('/', 1)[-1]) or '/'
+
+
+@functools.cache
+def _admin():
+    """``rabbitmqctl`` when it runs here (it lists connections at once), else the management API.
+
+    The management API lists a connection only after its first statistics (up to 5 s late).
+    """
+    if shutil.which('rabbitmqctl') and RabbitmqCtl().available():
+        return RabbitmqCtl()
+    return admin_client()
+
+
 def broker_connections(vhost: str, ports: set[int]) -> list[str]:
     """The broker's names of the connections on ``vhost`` that come from one of the local ``ports``."""
     try:
-        admin = admin_client()
+        admin = _admin()
     except AdminError as exc:
         if IN_CI:
             pytest.fail(f'CI=true and neither the management API nor rabbitmqctl answers: {exc}')
@@ -178,7 +197,7 @@ class ExerciseKernel:
         processes = [f'{p.pid} {" ".join(p.cmdline())[:120]}' for p in alive if p.is_running()]
         connections: list[str] = []
         if self.ports:
-            vhost = self.url.rsplit('/', 1)[-1] or '/'
+            vhost = vhost_of(self.url)
             deadline = time.monotonic() + timeout
             while (connections := broker_connections(vhost, self.ports)) and time.monotonic() < deadline:
                 time.sleep(0.5)  # the broker notices a closed socket within moments; bounded by the deadline
@@ -308,6 +327,10 @@ def test_the_leftover_check_sees_a_process_and_its_connection(broker, tmp_path):
         assert lingerer in probe.family
         if url.startswith('amqp'):
             assert probe.ports, 'the lingering process holds no AMQP connection'
+            deadline = time.monotonic() + 10
+            while not broker_connections(vhost_of(url), probe.ports) and time.monotonic() < deadline:
+                time.sleep(0.5)  # the management API lists a new connection up to 5 s late; bounded
+            assert broker_connections(vhost_of(url), probe.ports), 'the broker never listed it'
         probe.close()
         processes, connections = probe.leftovers(timeout=2)
         assert [p for p in processes if p.startswith(f'{lingerer.pid} ')], processes
