@@ -34,14 +34,14 @@ def available() -> list[str]:
     return sorted(path.stem for path in FOLDER.glob('nb[0-9][0-9]_*.py'))
 
 
-def load(name: str) -> Exercise | None:
-    """The exercise data for ``name`` ('nb02_worker' or '02_worker'); None when it has no file.
+def load(name: str, folder: Path = FOLDER) -> Exercise | None:
+    """The exercise data for ``name`` ('nb02_worker' or '02_worker') in ``folder``; None when it has no file.
 
     A file that lacks ``WRONG`` or ``OWN``, or holds them in another shape, raises ``ValueError``
     naming the file and what is wrong, so a test fails with that sentence.
     """
     stem = name if name.startswith('nb') else f'nb{name}'
-    path = FOLDER / f'{stem}.py'
+    path = folder / f'{stem}.py'
     if not path.is_file():
         return None
     spec = importlib.util.spec_from_file_location(f'_exercise_{stem}', path)

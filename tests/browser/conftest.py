@@ -1,6 +1,7 @@
 """Fixtures for the browser tests: one Chromium per session, a Jupyter server per app, a page per test.
 
-``lab`` is a JupyterLab server and ``page`` a fresh page for it; ``notebook7`` is a Notebook 7
+``lab`` is a JupyterLab server (kernels on memory://) and ``page`` a fresh page for it; ``lab_amqp``
+and ``amqp_page`` the same with the kernels on RabbitMQ; ``notebook7`` is a Notebook 7
 (``jupyter notebook``) server and ``notebook7_page`` a page for that. Both servers are started by
 ``start_server(app, ...)`` on their own copy of the course (stored outputs included: a test clears
 them in the browser after checking them) with their own Jupyter directories.  ``dark_page`` is a
@@ -242,7 +243,21 @@ def browser():
 @pytest.fixture(scope='session')
 def lab(tmp_path_factory, browser):
     """JupyterLab on a copy of notebooks/, helpers/ and the browser fixtures; stopped at the end."""
-    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab'), {'HELPERS_DROP_THREAD_SENDS': '1'})
+    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab'),
+                          {'HELPERS_DROP_THREAD_SENDS': '1', 'BROKER_URL': 'memory://'})
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope='session')
+def lab_amqp(tmp_path_factory, browser):
+    """JupyterLab whose kernels run on RabbitMQ: ``BROKER_URL`` is the tests' RabbitMQ, chosen as
+    tests/conftest.py chooses it (``AMQP_URL``, else the vhost ``krl_tests``); skips locally, fails under
+    CI=true, when it does not answer."""
+    from conftest import BROKERS, require_broker
+    url = require_broker(BROKERS['amqp'])
+    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab-amqp'),
+                          {'HELPERS_DROP_THREAD_SENDS': '1', 'BROKER_URL': url})
     yield server
     stop_server(server)
 
@@ -290,6 +305,12 @@ def _fresh_page(request, browser, lab: Lab):
 def page(request, browser, lab):
     """A fresh page for the JupyterLab server (see ``_fresh_page``)."""
     yield from _fresh_page(request, browser, lab)
+
+
+@pytest.fixture
+def amqp_page(request, browser, lab_amqp):
+    """A fresh page for the RabbitMQ JupyterLab server (see ``_fresh_page``)."""
+    yield from _fresh_page(request, browser, lab_amqp)
 
 
 @pytest.fixture
