@@ -11,6 +11,9 @@ JupyterLab's kernels run with ``HELPERS_DROP_THREAD_SENDS=1``: the views drop wi
 from worker threads, as Colab's front end ignores them, so every JupyterLab test proves that the
 views' front-end ticks alone keep them live.  Notebook 7's kernels send from threads as usual.
 
+When a page's test ends, its kernels are shut down and nothing they started may be left: no process of
+their families, no RabbitMQ connection of theirs (tests/kernel_leftovers.py).
+
 Chromium is Debian's (``/usr/bin/chromium``, or ``$CHROMIUM``); Playwright never downloads one.
 Missing Chromium or Playwright skips these tests locally and fails them under ``CI=true``.
 """
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from kernel_leftovers import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / 'fixtures'
@@ -78,6 +82,7 @@ class Lab:
     process: subprocess.Popen = field(repr=False)
     app: str = 'lab'
     settings: Path = Path()
+    broker_url: str = 'memory://'  # the BROKER_URL its kernels get
 
     def api(self, method: str, endpoint: str, timeout: float = 10) -> object:
         """Call the server's REST API; returns the decoded JSON (or None)."""
@@ -164,7 +169,8 @@ def _launch(app: str, base: Path, root: Path, env: dict[str, str], timeout: floa
     with log.open('wb') as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process, app, Path(env['JUPYTERLAB_SETTINGS_DIR']))
+    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process, app, Path(env['JUPYTERLAB_SETTINGS_DIR']),
+              env['BROKER_URL'])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -298,7 +304,14 @@ def _fresh_page(request, browser, lab: Lab):
         print('\n'.join(problems[-20:]) or 'no browser console errors')
         print(f'jupyter {lab.app} log (tail):\n{lab.log_tail()}')
     context.close()
+    # nothing outlives the kernels: note their families (and AMQP connections) before the shutdown
+    noted = snapshot(lab.process.pid, include_self=False)
     lab.shutdown_kernels()
+    processes, connections = noted.leftovers(lab.broker_url)
+    noted.kill()
+    if (processes or connections) and not (report is not None and report.failed):
+        pytest.fail(f'after its kernel shut down, left behind: processes {processes}, '
+                    f'RabbitMQ connections {connections}')
 
 
 @pytest.fixture

@@ -453,7 +453,8 @@ def set_cell_source(page: Page, cell: Locator, text: str) -> None:
     page.keyboard.insert_text(text)
     try:  # line by line, exactly: the editor may neither re-indent nor close brackets of its own
         page.wait_for_function(
-            "([el, text]) => [...el.querySelectorAll('.cm-line')].map(l => l.textContent).join('\\n').replace(/\\n+$/, '') === text",
+            "([el, text]) => [...el.querySelectorAll('.cm-line')].map(l => l.textContent)"
+            ".join('\\n').replace(/\\n+$/, '') === text",
             arg=[editor.element_handle(), text.rstrip('\n')], timeout=5000, polling=50)
     except PlaywrightTimeout:
         shown = editor.evaluate("el => [...el.querySelectorAll('.cm-line')].map(l => l.textContent).join('\\n')")

@@ -12,34 +12,31 @@ code cell above the answer cell; then, in that kernel, as the learner's next cel
 
 Output holding 'Traceback', or an error output, fails the test. Last, the kernel is shut down (no
 clean-up cell ran) and nothing it started may outlive it: no process of its family (psutil) and, on
-RabbitMQ, no connection from it (``rabbitmqctl list_connections`` or the management API).
+RabbitMQ, no connection from it (``rabbitmqctl list_connections`` or the management API; see
+tests/kernel_leftovers.py).
 RabbitMQ is ``AMQP_URL``, else the test vhost ``krl_tests`` (see tests/conftest.py); without it the
 RabbitMQ half skips locally and fails under CI=true.
 """
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import time
 from pathlib import Path
-from urllib.parse import unquote
 
 import exercise_data
 import nbformat
 import psutil
 import pytest
-from conftest import BROKERS, IN_CI, require_broker
+from conftest import BROKERS, require_broker
+from kernel_leftovers import Snapshot, broker_connections, snapshot, vhost_of
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from helpers import solutions
-from helpers.rabbitadmin import AdminError, RabbitmqCtl, admin_client
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(path.stem for path in (ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb'))
 FIRST_LINE = '# Your answer. To see a solution, replace this cell with: %load solutions.nb{name}'
-AMQP_PORT = 5672
 
 
 def tagged(nb, tag: str) -> list[int]:
@@ -76,55 +73,6 @@ def output_text(outputs) -> str:
     return ''.join(parts)
 
 
-def _family(pid: int) -> list[psutil.Process]:
-    try:
-        kernel = psutil.Process(pid)
-        return [kernel, *kernel.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _amqp_ports(processes: list[psutil.Process]) -> set[int]:
-    """The local ports of the TCP connections ``processes`` hold to a broker's AMQP port."""
-    ports = set()
-    for process in processes:
-        try:
-            connections = process.net_connections(kind='tcp')
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        ports |= {c.laddr.port for c in connections if c.raddr and c.raddr.port == AMQP_PORT}
-    return ports
-
-
-def vhost_of(url: str) -> str:
-    """The vhost an amqp:// URL names ('/' for an empty path or '//')."""
-    return unquote(url.rsplit('/', 1)[-1]) or '/'
-
-
-@functools.cache
-def _admin():
-    """``rabbitmqctl`` when it runs here (it lists connections at once), else the management API.
-
-    The management API lists a connection only after its first statistics (up to 5 s late).
-    """
-    if shutil.which('rabbitmqctl') and RabbitmqCtl().available():
-        return RabbitmqCtl()
-    return admin_client()
-
-
-def broker_connections(vhost: str, ports: set[int]) -> list[str]:
-    """The broker's names of the connections on ``vhost`` that come from one of the local ``ports``."""
-    try:
-        admin = _admin()
-    except AdminError as exc:
-        if IN_CI:
-            pytest.fail(f'CI=true and neither the management API nor rabbitmqctl answers: {exc}')
-        pytest.skip(f'cannot list RabbitMQ connections here: {exc}')
-    # a connection's name is "127.0.0.1:CLIENT_PORT -> 127.0.0.1:5672"
-    return [c['name'] for c in admin.connections(vhost)
-            if any(c['name'].split(' -> ')[0].endswith(f':{port}') for port in ports)]
-
-
 class ExerciseKernel:
     """A kernel that has run a notebook's cells above its answer cell; runs more cells in that place."""
 
@@ -140,8 +88,7 @@ class ExerciseKernel:
                                      on_cell_executed=lambda **kw: self.replies.append(kw['execute_reply']))
         self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': url})
         self.open = False
-        self.family: list[psutil.Process] = []
-        self.ports: set[int] = set()
+        self.noted = Snapshot()
 
     def __enter__(self) -> ExerciseKernel:
         self.session.__enter__()
@@ -188,20 +135,11 @@ class ExerciseKernel:
 
     def snapshot(self) -> None:
         """Note the kernel's process family and its AMQP connections (before it is shut down)."""
-        self.family = _family(self.pid)
-        self.ports = _amqp_ports(self.family)
+        self.noted = snapshot(self.pid)
 
     def leftovers(self, timeout: float = 10.0) -> tuple[list[str], list[str]]:
         """After ``close``: the noted processes still alive, and the noted connections the broker still has."""
-        _gone, alive = psutil.wait_procs(self.family, timeout=timeout)
-        processes = [f'{p.pid} {" ".join(p.cmdline())[:120]}' for p in alive if p.is_running()]
-        connections: list[str] = []
-        if self.ports:
-            vhost = vhost_of(self.url)
-            deadline = time.monotonic() + timeout
-            while (connections := broker_connections(vhost, self.ports)) and time.monotonic() < deadline:
-                time.sleep(0.5)  # the broker notices a closed socket within moments; bounded by the deadline
-        return processes, connections
+        return self.noted.leftovers(self.url, timeout)
 
 
 def verdict(out: str) -> str:
@@ -280,7 +218,8 @@ def test_the_loaded_solution_prints_a_tick_twice(kernel):
 def test_nothing_outlives_the_kernel(kernel):
     """Last for each kernel: shut it down (no clean-up cell ran); its processes and connections go with it."""
     kernel.snapshot()
-    print(f'{kernel.name}: {len(kernel.family)} processes, {len(kernel.ports)} AMQP connections before shutdown')
+    print(f'{kernel.name}: {len(kernel.noted.processes)} processes, {len(kernel.noted.ports)} AMQP connections '
+          'before shutdown')
     kernel.close()
     processes, connections = kernel.leftovers()
     assert not processes, f'{kernel.name}: processes outlived the kernel: {processes}'
@@ -324,13 +263,13 @@ def test_the_leftover_check_sees_a_process_and_its_connection(broker, tmp_path):
         assert said == 'connected', output_text(cell.outputs)
         lingerer = psutil.Process(int(pid))
         probe.snapshot()
-        assert lingerer in probe.family
+        assert lingerer in probe.noted.processes
         if url.startswith('amqp'):
-            assert probe.ports, 'the lingering process holds no AMQP connection'
+            assert probe.noted.ports, 'the lingering process holds no AMQP connection'
             deadline = time.monotonic() + 10
-            while not broker_connections(vhost_of(url), probe.ports) and time.monotonic() < deadline:
+            while not broker_connections(vhost_of(url), probe.noted.ports) and time.monotonic() < deadline:
                 time.sleep(0.5)  # the management API lists a new connection up to 5 s late; bounded
-            assert broker_connections(vhost_of(url), probe.ports), 'the broker never listed it'
+            assert broker_connections(vhost_of(url), probe.noted.ports), 'the broker never listed it'
         probe.close()
         processes, connections = probe.leftovers(timeout=2)
         assert [p for p in processes if p.startswith(f'{lingerer.pid} ')], processes
