@@ -300,14 +300,17 @@ def run_fresh(page: Page, cell: Locator, timeout: float = RUN_TIMEOUT) -> str:
 
 
 def page_problems(page: Page) -> list[str]:
-    """Error outputs and tracebacks anywhere in the open notebook (stderr with an error, or 'Traceback')."""
+    """Error outputs and tracebacks anywhere in the open notebook (stderr with an error, or 'Traceback').
+
+    A message a cell prints on purpose (``BrokerError: …`` caught and shown as a lesson) is not one.
+    """
     return page.evaluate(r"""() => {
       const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
       if (!panel) return [];
       const found = [...panel.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')]
         .map(e => e.textContent).filter(t => /Error|Traceback|Exception/.test(t));
       for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
-        if (/Traceback \(most recent call last\)|^\w+Error: /m.test(out.textContent)) found.push(out.textContent);
+        if (/Traceback \(most recent call last\)/.test(out.textContent)) found.push(out.textContent);
       }
       return [...new Set(found)].map(t => t.slice(0, 1500));
     }""")
