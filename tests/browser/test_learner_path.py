@@ -17,7 +17,7 @@ For each notebook in ``notebooks/`` (and a fixture that follows the same convent
 
 On RabbitMQ (a second JupyterLab whose kernels get ``BROKER_URL`` = the tests' RabbitMQ, chosen as
 tests/conftest.py does: ``AMQP_URL``, else the vhost ``krl_tests``): steps 2, 3, 6 and 7.
-Restart Kernel and Run All instead of Run All, and a widget cell re-run alone after step 4 (its widgets
+Restart Kernel and Run All instead of Run All, and a widget cell re-run alone after step 6 (its widgets
 used again), on the fixture and on the last course notebook with widgets. JupyterLab Dark: steps 1, 2,
 4 (without clicks) and 5, on the fixture (it shows every view the course has). Notebook 7, on the
 course notebooks with widgets: steps 2, 3, 4, the first WRONG answer, the OWN answer and the solution.
@@ -287,13 +287,13 @@ def learner_path(page, server, plan: Plan, shot: str, clicks: bool = True, wrong
     ran = time.perf_counter()
     warned = use_widgets(page, plan, shot, click=clicks)
     lowest = min(warned, check_contrast(page, plan, shot)) if plan.widgets else float('nan')
-    if restart and plan.widgets:  # a learner runs a panel/worker cell again: it still works, no traceback
+    played = time.perf_counter()
+    done = do_exercise(page, plan, wrong) if exercise else {}
+    if restart and plan.widgets:  # a panel/worker cell run again: still works, no traceback
         rerun = plan.widgets[-1]
         run_fresh(page, code_cell_at(page, rerun))
         assert not page_problems(page), f'{plan.path}: re-running code cell {rerun} gave {page_problems(page)}'
         use_widgets(page, Plan(**{**plan.__dict__, 'widgets': (rerun,)}), f'{shot}-rerun', click=clicks)
-    played = time.perf_counter()
-    done = do_exercise(page, plan, wrong) if exercise else {}
     assert not page_problems(page), f'{plan.path}: error output: {page_problems(page)}'
     screenshot(page, f'{shot}-{_name(plan)}', full=True)
     result = {'run': ran - started, 'widgets': played - ran, 'exercise': time.perf_counter() - played,
