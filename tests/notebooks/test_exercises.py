@@ -53,11 +53,25 @@ def exercise_cells(nb) -> tuple[int, int]:
     return check, answer
 
 
+# A notebook of the new shape (no clean-up cell), its exercise data beside it: proves these tests on it too
+FIXTURE = '99_learner_fixture'
+FIXTURES = ROOT / 'tests' / 'browser' / 'fixtures'
+
+
+def _folder(name: str) -> Path:
+    return FIXTURES if name == FIXTURE else ROOT / 'notebooks'
+
+
 def _read(name: str):
-    return nbformat.read(ROOT / 'notebooks' / f'{name}.ipynb', as_version=4)
+    return nbformat.read(_folder(name) / f'{name}.ipynb', as_version=4)
+
+
+def _data(name: str):
+    return exercise_data.load(name, FIXTURES if name == FIXTURE else exercise_data.FOLDER)
 
 
 WITH_ANSWER = [name for name in NOTEBOOKS if tagged(_read(name), 'answer')]
+KERNELS = [*WITH_ANSWER, FIXTURE]
 
 
 def output_text(outputs) -> str:
@@ -84,7 +98,7 @@ class ExerciseKernel:
         self.nb.cells = self.nb.cells[:answer]
         self.replies: list[dict] = []
         self.client = NotebookClient(self.nb, timeout=180, kernel_name='python3',
-                                     resources={'metadata': {'path': str(ROOT / 'notebooks')}},
+                                     resources={'metadata': {'path': str(ROOT / 'notebooks')}},  # helpers import
                                      on_cell_executed=lambda **kw: self.replies.append(kw['execute_reply']))
         self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': url})
         self.open = False
@@ -151,7 +165,7 @@ def verdict(out: str) -> str:
 BROKER_NAMES = ['memory', 'amqp']
 
 
-@pytest.fixture(scope='module', params=[(name, broker) for broker in BROKER_NAMES for name in WITH_ANSWER],
+@pytest.fixture(scope='module', params=[(name, broker) for broker in BROKER_NAMES for name in KERNELS],
                 ids=lambda p: f'{p[0]}-{p[1]}')
 def kernel(request):
     name, broker = request.param
@@ -186,7 +200,7 @@ def test_the_stored_starter_prints_a_cross(kernel):
 
 
 def test_each_wrong_answer_prints_a_cross_and_its_hint(kernel):
-    data = exercise_data.load(kernel.name)
+    data = _data(kernel.name)
     if data is None:
         pytest.skip(f'no tests/exercises/nb{kernel.name}.py')
     problems = []
@@ -199,7 +213,7 @@ def test_each_wrong_answer_prints_a_cross_and_its_hint(kernel):
 
 
 def test_an_own_right_answer_prints_a_tick(kernel):
-    data = exercise_data.load(kernel.name)
+    data = _data(kernel.name)
     if data is None:
         pytest.skip(f'no tests/exercises/nb{kernel.name}.py')
     out = kernel.run(data.own)
@@ -209,7 +223,8 @@ def test_an_own_right_answer_prints_a_tick(kernel):
 def test_the_loaded_solution_prints_a_tick_twice(kernel):
     text = kernel.load(f'%load solutions.nb{kernel.name}')
     assert text.startswith(f'# %load solutions.nb{kernel.name}\n')
-    assert text.endswith(getattr(solutions, f'nb{kernel.name}'))
+    if kernel.name != FIXTURE:  # the fixture's stand-in for helpers.solutions is its own
+        assert text.endswith(getattr(solutions, f'nb{kernel.name}'))
     for _ in range(2):  # run twice, as a learner might
         out = kernel.run(text)
         assert verdict(out).lstrip().startswith('✅') and '❌' not in out, out
