@@ -1,6 +1,7 @@
 """Fixtures for the browser tests: one Chromium per session, a Jupyter server per app, a page per test.
 
-``lab`` is a JupyterLab server and ``page`` a fresh page for it; ``notebook7`` is a Notebook 7
+``lab`` is a JupyterLab server (kernels on memory://) and ``page`` a fresh page for it; ``lab_amqp``
+and ``amqp_page`` the same with the kernels on RabbitMQ; ``notebook7`` is a Notebook 7
 (``jupyter notebook``) server and ``notebook7_page`` a page for that. Both servers are started by
 ``start_server(app, ...)`` on their own copy of the course (stored outputs included: a test clears
 them in the browser after checking them) with their own Jupyter directories.  ``dark_page`` is a
@@ -9,6 +10,9 @@ page of the JupyterLab server in JupyterLab Dark (set in the server's settings f
 JupyterLab's kernels run with ``HELPERS_DROP_THREAD_SENDS=1``: the views drop widget updates sent
 from worker threads, as Colab's front end ignores them, so every JupyterLab test proves that the
 views' front-end ticks alone keep them live.  Notebook 7's kernels send from threads as usual.
+
+When a page's test ends, its kernels are shut down and nothing they started may be left: no process of
+their families, no RabbitMQ connection of theirs (tests/kernel_leftovers.py).
 
 Chromium is Debian's (``/usr/bin/chromium``, or ``$CHROMIUM``); Playwright never downloads one.
 Missing Chromium or Playwright skips these tests locally and fails them under ``CI=true``.
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from kernel_leftovers import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / 'fixtures'
@@ -77,6 +82,7 @@ class Lab:
     process: subprocess.Popen = field(repr=False)
     app: str = 'lab'
     settings: Path = Path()
+    broker_url: str = 'memory://'  # the BROKER_URL its kernels get
 
     def api(self, method: str, endpoint: str, timeout: float = 10) -> object:
         """Call the server's REST API; returns the decoded JSON (or None)."""
@@ -163,7 +169,8 @@ def _launch(app: str, base: Path, root: Path, env: dict[str, str], timeout: floa
     with log.open('wb') as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process, app, Path(env['JUPYTERLAB_SETTINGS_DIR']))
+    lab = Lab(f'http://127.0.0.1:{port}', token, root, log, process, app, Path(env['JUPYTERLAB_SETTINGS_DIR']),
+              env['BROKER_URL'])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -242,7 +249,21 @@ def browser():
 @pytest.fixture(scope='session')
 def lab(tmp_path_factory, browser):
     """JupyterLab on a copy of notebooks/, helpers/ and the browser fixtures; stopped at the end."""
-    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab'), {'HELPERS_DROP_THREAD_SENDS': '1'})
+    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab'),
+                          {'HELPERS_DROP_THREAD_SENDS': '1', 'BROKER_URL': 'memory://'})
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope='session')
+def lab_amqp(tmp_path_factory, browser):
+    """JupyterLab whose kernels run on RabbitMQ: ``BROKER_URL`` is the tests' RabbitMQ, chosen as
+    tests/conftest.py chooses it (``AMQP_URL``, else the vhost ``krl_tests``); skips locally, fails under
+    CI=true, when it does not answer."""
+    from conftest import BROKERS, require_broker
+    url = require_broker(BROKERS['amqp'])
+    server = start_server('lab', tmp_path_factory.mktemp('jupyterlab-amqp'),
+                          {'HELPERS_DROP_THREAD_SENDS': '1', 'BROKER_URL': url})
     yield server
     stop_server(server)
 
@@ -283,13 +304,26 @@ def _fresh_page(request, browser, lab: Lab):
         print('\n'.join(problems[-20:]) or 'no browser console errors')
         print(f'jupyter {lab.app} log (tail):\n{lab.log_tail()}')
     context.close()
+    # nothing outlives the kernels: note their families (and AMQP connections) before the shutdown
+    noted = snapshot(lab.process.pid, include_self=False)
     lab.shutdown_kernels()
+    processes, connections = noted.leftovers(lab.broker_url)
+    noted.kill()
+    if (processes or connections) and not (report is not None and report.failed):
+        pytest.fail(f'after its kernel shut down, left behind: processes {processes}, '
+                    f'RabbitMQ connections {connections}')
 
 
 @pytest.fixture
 def page(request, browser, lab):
     """A fresh page for the JupyterLab server (see ``_fresh_page``)."""
     yield from _fresh_page(request, browser, lab)
+
+
+@pytest.fixture
+def amqp_page(request, browser, lab_amqp):
+    """A fresh page for the RabbitMQ JupyterLab server (see ``_fresh_page``)."""
+    yield from _fresh_page(request, browser, lab_amqp)
 
 
 @pytest.fixture

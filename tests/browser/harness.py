@@ -8,15 +8,14 @@ A test (in this package, so ``from .harness import ...``) then reads like a lear
 
     @pytest.mark.browser
     def test_panel(page, lab):
-        run_notebook(page, lab, 'notebooks/03_producer.ipynb', until='cleanup')
+        run_notebook(page, lab, 'notebooks/03_producer.ipynb')    # Run All: every cell
         panel = widget_area(page).filter(has=button(page, 'Publish')).last
         click_button(panel, 'video.upload')                       # a real click on a real button
         wait_text(panel, 'video_queue: 1 acked')                  # bounded wait, no sleep
         fill_text(panel, 'Routing key:', 'audit.login')
         click_button(panel, 'Publish')
         screenshot(page, 'producer-after-click', full=True)
-        [cleanup] = lab.tagged('notebooks/03_producer.ipynb', 'cleanup')
-        run_cell(page, code_cell_at(page, cleanup))              # the notebook's own clean-up
+        assert not page_problems(page)                           # no traceback anywhere
 
 Functions (every wait is bounded and raises ``AssertionError`` saying what did not happen):
 
@@ -27,12 +26,13 @@ Functions (every wait is bounded and raises ``AssertionError`` saying what did n
 - ``run_all(page)``                    Run menu → Run All Cells, retried until the first prompt moves.
 - ``wait_executed(page, upto=None)``   the first ``upto`` (default: all) code cells show ``[n]:``;
                                        fails at once with the traceback if a cell raised.
-- ``run_notebook(page, lab, path, until=None)``   the above in order; returns step timings (s).
-                                       ``until='cleanup'`` runs only the cells above the first code
-                                       cell tagged ``cleanup``, so a clean-up cell does not close the
-                                       widgets before the test clicks them (cells are found by tag,
-                                       read with nbformat: ``lab.tagged(path, tag)``, never by text).
+- ``run_notebook(page, lab, path)``   the above in order (Run All runs EVERY cell, as a learner's
+                                       does); returns step timings (s). Cells are found by tag, read
+                                       with nbformat (``lab.tagged(path, tag)``), never by text.
+- ``restart_and_run_all(page)``        Kernel menu → Restart Kernel and Run All Cells…, confirmed.
 - ``run_cell(page, cell)``             Run menu → Run Selected Cell; waits for its ``[n]:``.
+- ``run_fresh(page, cell)``            the same, waiting for a NEW prompt number; returns the output text.
+- ``page_problems(page)``              error outputs and tracebacks anywhere in the notebook.
 - ``run_all_above(page, cell)`` / ``run_rest(page, cell)``   Run menu → above ``cell`` /
                                        ``cell`` and below (then waits for every cell).
 - ``button(scope, name)`` / ``click_button(scope, name)``   a widget button by its accessible name
@@ -75,7 +75,7 @@ except ModuleNotFoundError as exc:  # a test module importing the harness is ski
 
 __all__ = [
     'expect', 'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'run_all', 'run_all_above', 'run_rest',
-    'run_cell', 'wait_executed', 'run_notebook',
+    'run_cell', 'wait_executed', 'run_notebook', 'restart_and_run_all', 'run_fresh', 'page_problems',
     'button', 'click_button', 'text_box', 'fill_text', 'wait_text', 'click_latency', 'widget_area',
     'screenshot', 'screenshot_element', 'code_cell_at', 'clear_all_outputs', 'set_cell_source',
     'stored_output_problems', 'text_contrast',
@@ -230,11 +230,9 @@ def wait_executed(page: Page, upto: int | None = None, timeout: float = RUN_TIME
         raise AssertionError(f'execution stopped early: {state}')
 
 
-def run_notebook(page: Page, lab, path: str, until: str | None = None) -> dict[str, float]:
-    """Open ``path``, wait for the kernel, run every cell (or those above the first cell tagged ``until``).
+def run_notebook(page: Page, lab, path: str) -> dict[str, float]:
+    """Open ``path``, wait for the kernel, Run All (every cell, as a learner's Run All does).
 
-    ``until='cleanup'`` leaves a notebook's clean-up cell unrun so its widgets stay alive for clicking;
-    run it afterwards with ``run_cell(page, code_cell_at(page, lab.tagged(path, 'cleanup')[0]))``.
     Returns the seconds each step took.
     """
     timings: dict[str, float] = {}
@@ -247,19 +245,75 @@ def run_notebook(page: Page, lab, path: str, until: str | None = None) -> dict[s
     total = page.locator(_CELLS).count()
     if total != lab.code_cells(path):
         raise AssertionError(f'the page shows {total} code cells, {path} has {lab.code_cells(path)}')
-    if until is None:
-        run_all(page)
-        wait_executed(page)
-    else:
-        tagged = lab.tagged(path, until)
-        if not tagged:
-            raise AssertionError(f'{path} has no code cell tagged {until!r}')
-        upto = tagged[0]
-        if upto > 0:
-            run_all_above(page, code_cell_at(page, upto))
-            wait_executed(page, upto=upto)
+    run_all(page)
+    wait_executed(page)
     timings['run_all'] = time.perf_counter() - mark
     return timings
+
+
+def restart_and_run_all(page: Page, timeout: float = RUN_TIMEOUT, attempts: int = 3) -> None:
+    """Kernel menu → Restart Kernel and Run All Cells…, confirm, and wait until every cell shows ``[n]:``.
+
+    Clear the outputs first (``clear_all_outputs``) so that stored prompt numbers cannot pass for new ones.
+    """
+    item = page.locator('li.lm-Menu-item[data-command="runmenu:restart-and-run-all"]')
+    first = page.locator(_CELLS).first.locator('.jp-InputPrompt')
+    for _attempt in range(attempts):
+        page.locator(f'{_MENU_BAR} .lm-MenuBar-item', has_text=re.compile(r'^Kernel$')).click()
+        item.click()
+        page.locator('.jp-Dialog .jp-mod-accept').click(timeout=10_000)  # "Restart"
+        try:
+            expect(first).to_have_text(_STARTED, timeout=30_000)
+            break
+        except AssertionError:
+            page.keyboard.press('Escape')
+    else:
+        raise AssertionError(f'Restart Kernel and Run All did not start a cell after {attempts} attempts')
+    wait_executed(page, timeout=timeout)
+
+
+def run_fresh(page: Page, cell: Locator, timeout: float = RUN_TIMEOUT) -> str:
+    """Run ``cell`` (Run menu → Run Selected Cell) and wait for a NEW prompt number; returns its output text.
+
+    Unlike ``run_cell`` this cannot mistake the prompt of an earlier run for the end of this one.
+    """
+    prompt = cell.locator('.jp-InputPrompt')
+    before = prompt.inner_text().strip()
+    for _attempt in range(3):
+        cell.locator('.jp-InputPrompt').first.click()
+        page.locator(f'{_MENU_BAR} .lm-MenuBar-item', has_text=re.compile(r'^Run$')).click()
+        page.locator('li.lm-Menu-item[data-command="notebook:run-cell"]').click()
+        try:
+            page.wait_for_function(
+                '([el, before]) => { const t = el.textContent.trim(); return t !== before; }',
+                arg=[prompt.element_handle(), before], timeout=5000, polling=50)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press('Escape')
+    else:
+        raise AssertionError(f'Run Selected Cell did not start the cell (its prompt stays {before!r})')
+    try:
+        expect(prompt).to_have_text(re.compile(r'^\[\d+\]:$'), timeout=timeout * 1000)
+    except AssertionError:
+        raise AssertionError(f'the cell still runs after {timeout:.0f} s') from None
+    return cell.locator('.jp-OutputArea').inner_text()
+
+
+def page_problems(page: Page) -> list[str]:
+    """Error outputs and tracebacks anywhere in the open notebook (stderr with an error, or 'Traceback').
+
+    A message a cell prints on purpose (``BrokerError: …`` caught and shown as a lesson) is not one.
+    """
+    return page.evaluate(r"""() => {
+      const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+      if (!panel) return [];
+      const found = [...panel.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')]
+        .map(e => e.textContent).filter(t => /Error|Traceback|Exception/.test(t));
+      for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
+        if (/Traceback \(most recent call last\)/.test(out.textContent)) found.push(out.textContent);
+      }
+      return [...new Set(found)].map(t => t.slice(0, 1500));
+    }""")
 
 
 Scope = Union[Page, Locator]
@@ -400,7 +454,14 @@ def set_cell_source(page: Page, cell: Locator, text: str) -> None:
     editor.click()
     page.keyboard.press('ControlOrMeta+a')
     page.keyboard.insert_text(text)
-    expect(editor).to_have_text(text, timeout=5000)
+    try:  # line by line, exactly: the editor may neither re-indent nor close brackets of its own
+        page.wait_for_function(
+            "([el, text]) => [...el.querySelectorAll('.cm-line')].map(l => l.textContent)"
+            ".join('\\n').replace(/\\n+$/, '') === text",
+            arg=[editor.element_handle(), text.rstrip('\n')], timeout=5000, polling=50)
+    except PlaywrightTimeout:
+        shown = editor.evaluate("el => [...el.querySelectorAll('.cm-line')].map(l => l.textContent).join('\\n')")
+        raise AssertionError(f'the cell shows\n{shown}\ninstead of\n{text}') from None
 
 
 #: What stored widget outputs must never show when a notebook is opened before it runs.

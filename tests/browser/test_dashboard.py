@@ -13,7 +13,18 @@ from helpers.rabbitadmin import ManagementAPI
 from helpers.topology import SEED
 
 from .conftest import ROOT, unavailable
-from .harness import click_button, code_cell_at, run_cell, run_notebook, screenshot_element, wait_text, widget_area
+from .harness import (
+    click_button,
+    code_cell_at,
+    open_notebook,
+    run_all_above,
+    run_cell,
+    screenshot_element,
+    wait_executed,
+    wait_kernel_idle,
+    wait_text,
+    widget_area,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +57,11 @@ def test_dashboard_flags_a_stuck_learner_until_its_queue_drains(page, lab, monke
             SEED.reset(conn)
         with Publisher(url) as publisher:
             publisher.publish('video.upload', {'file': 'a.mp4'})
-        run_notebook(page, lab, NOTEBOOK, until='cleanup')
+        [cleanup] = lab.tagged(NOTEBOOK, 'cleanup')  # the teacher's notebook stops its watch in a last cell
+        open_notebook(page, lab, NOTEBOOK)
+        wait_kernel_idle(page)
+        run_all_above(page, code_cell_at(page, cleanup))
+        wait_executed(page, upto=cleanup)
         board = widget_area(page).last
         wait_text(board, f'{stuck.name}')
         wait_text(board, 'stuck: media_exchange/video_queue (1 waiting, no consumer)')
@@ -56,7 +71,6 @@ def test_dashboard_flags_a_stuck_learner_until_its_queue_drains(page, lab, monke
             SEED.delete(conn)
         click_button(board, 'Refresh')  # a real click; the notebook's watch(5) would also redraw
         wait_text(board, 'all clear')
-        [cleanup] = lab.tagged(NOTEBOOK, 'cleanup')
         run_cell(page, code_cell_at(page, cleanup))
     finally:
         with config.connect(url) as conn:
