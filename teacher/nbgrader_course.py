@@ -13,7 +13,8 @@ e.g. ``nb03_producer``; course.toml's ``[grading]`` table chooses notebooks and 
   ``### END HIDDEN TESTS``: it runs the self-check cell's source afresh (so an answer that redefines the
   check or prints a tick gains nothing) and calls the check the way the solution's last line does
   (``print(check_publisher(publish_events))`` -> ``check_publisher(publish_events)``).  ✅ earns the
-  points; a ❌ from an attempt (the kernel never ran the untouched starter) earns the ``partial`` fraction and shows the hint; the untouched starter earns 0 and the hint.
+  points; a ❌ from an attempt (the kernel never ran the untouched starter) earns the ``partial``
+  fraction and shows the hint; the untouched starter earns 0 and the hint.
 
 The release therefore holds the course's notebooks unchanged (nbgrader metadata aside): the hidden test
 cell is empty after ClearHiddenTests and is dropped; ``nbgrader autograde`` adds it back from the
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
-import json
 import os
 import re
 import subprocess
@@ -175,7 +175,7 @@ except Exception as _exc:  # a name the answer did not define, or a check that c
     _verdict = f'❌ {{type(_exc).__name__}}: {{_exc}}'
 print(_verdict)
 _attempted = {ex.starter.strip()!r} not in [src.strip() for src in globals().get('In', [])]  # starter not run as is
-assert _verdict.startswith('✅') or _attempted, 'No answer yet. ' + _verdict
+assert _verdict.startswith('✅') or _attempted, 'no answer yet: the starter ran unchanged'
 {points:g} if _verdict.startswith('✅') else {partial_points:g}
 {END_HIDDEN}'''
 
