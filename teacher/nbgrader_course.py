@@ -198,6 +198,7 @@ def source_notebook(ex: Exercise, points: float, partial: float):
 
 
 CONFIG = '''# Written by: python -m teacher.nbgrader_course build   (edit course.toml, not this file)
+import json
 import os
 import sys
 
@@ -226,6 +227,10 @@ c.GenerateAssignment.preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 c.OverwriteCells.missing_cell_notification = 'Autograder test (hidden in the release, added back by nbgrader)\\n'
 c.Execute.timeout = {timeout}  # seconds per cell
+# Feedback pages (static HTML) show each view's stored picture (text/html) instead of a widget whose
+# code would come from a CDN: offline, or once the CDN moves, that widget area stays blank.
+with open(os.path.join(REPO, 'jupyter-config', 'jupyter_nbconvert_config.json'), encoding='utf-8') as _fh:
+    c.NbConvertBase.display_data_priority = json.load(_fh)['NbConvertBase']['display_data_priority']
 '''
 
 

@@ -99,6 +99,11 @@ def test_autograde_feedback_and_export(course, path):
     nbgrader(course, 'generate_feedback', ex.solution_name, '--force')
     page = (course / 'feedback' / 'wrong' / ex.solution_name / path.with_suffix('.html').name).read_text()
     assert hint.replace('"', '&quot;') in page or hint in page
+    # the feedback page shows each view's stored picture, not a widget whose code is on a CDN
+    assert '<script type="application/vnd.jupyter.widget-view+json">' not in page
+    views = sum('application/vnd.jupyter.widget-view+json' in out.get('data', {})
+                for cell in nbformat.read(path, as_version=4).cells for out in cell.get('outputs', []))
+    assert page.count('class="helpers-snapshot"') >= views
 
     nbgrader(course, 'export', '--to', str(course / 'grades.csv'))
     with open(course / 'grades.csv') as fh:
