@@ -226,7 +226,7 @@ c.GenerateAssignment.preprocessors = [
 # Autograde puts the hidden test cells back after the answer cell, from the gradebook.
 c.OverwriteCells.add_missing_cells = True
 c.OverwriteCells.missing_cell_notification = 'Autograder test (hidden in the release, added back by nbgrader)\\n'
-c.Execute.timeout = {timeout}  # seconds per cell
+c.Execute.timeout = {timeout}  # seconds per cell (nbgrader's default is 30)
 # Feedback pages (static HTML) show each view's stored picture (text/html) instead of a widget whose
 # code would come from a CDN: offline, or once the CDN moves, that widget area stays blank.
 with open(os.path.join(REPO, 'jupyter-config', 'jupyter_nbconvert_config.json'), encoding='utf-8') as _fh:
@@ -234,7 +234,7 @@ with open(os.path.join(REPO, 'jupyter-config', 'jupyter_nbconvert_config.json'),
 '''
 
 
-def build(course: Path, grading: dict | None = None, timeout: int = 120) -> list[str]:
+def build(course: Path, grading: dict | None = None, timeout: int = 30) -> list[str]:
     """Write course/source/<assignment>/<notebook> and course/nbgrader_config.py; return the assignments."""
     grading = grading or read_grading()
     course.mkdir(parents=True, exist_ok=True)
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest='command', required=True)
     b = sub.add_parser('build', help="write nbgrader's source/ and nbgrader_config.py from the course")
     b.add_argument('--course', default=DEFAULT_COURSE, help='the nbgrader course folder (default %(default)s)')
-    b.add_argument('--timeout', type=int, default=120, help='seconds per cell when autograding (default 120)')
+    b.add_argument('--timeout', type=int, default=30, help="seconds per cell when autograding (default: nbgrader's 30)")
     a = sub.add_parser('autograde', help='nbgrader autograde per student, each with LAB_NAMESPACE=<student>')
     a.add_argument('assignment')
     a.add_argument('students', nargs='*', help='default: every folder in submitted/')
