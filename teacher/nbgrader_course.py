@@ -328,19 +328,29 @@ def release_differences(release_nb: Path, course_nb: Path) -> list[str]:
 # ------------------------------------------------------------------ autograde, one namespace per student
 
 def autograde(course: Path, assignment: str, students: list[str], broker_url: str | None = None,
-              nbgrader: str | None = None) -> dict[str, float]:
-    """``nbgrader autograde`` per student with LAB_NAMESPACE=<student>; return seconds per student."""
+              nbgrader: str | None = None, parallel: int = 1) -> dict[str, float]:
+    """``nbgrader autograde`` per student with LAB_NAMESPACE=<student>; return seconds per student.
+
+    With ``parallel`` > 1 several students are graded at once: each kernel declares its exchanges and
+    queues under its own namespace, so on one RabbitMQ vhost their messages never meet.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     nbgrader = nbgrader or str(Path(sys.executable).with_name('nbgrader'))
-    seconds = {}
-    for student in students:
+
+    def one(student: str) -> float:
         env = dict(os.environ, LAB_NAMESPACE=re.sub(r'[^A-Za-z0-9_-]', '_', student)[:40])
         if broker_url:
             env['BROKER_URL'] = broker_url
         started = time.monotonic()
-        subprocess.run([nbgrader, 'autograde', assignment, '--student', student, '--force'],
-                       cwd=course, env=env, check=True)
-        seconds[student] = time.monotonic() - started
-    return seconds
+        done = subprocess.run([nbgrader, 'autograde', assignment, '--student', student, '--force'],
+                              cwd=course, env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f'nbgrader autograde {assignment} --student {student} failed:\n{done.stderr[-3000:]}')
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        return dict(zip(students, pool.map(one, students)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument('students', nargs='*', help='default: every folder in submitted/')
     a.add_argument('--course', default=DEFAULT_COURSE)
     a.add_argument('--broker', help='BROKER_URL for the kernels (default: the environment, else memory://)')
+    a.add_argument('--parallel', type=int, default=1, help='students graded at once (default 1)')
     args = parser.parse_args(argv)
     course = Path(args.course).resolve()
     if args.command == 'build':
@@ -364,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f'next: cd {args.course} && nbgrader generate_assignment {names[0] if names else "<name>"}')
         return 0
     students = args.students or sorted(p.name for p in (course / 'submitted').iterdir() if p.is_dir())
-    for student, secs in autograde(course, args.assignment, students, args.broker).items():
+    for student, secs in autograde(course, args.assignment, students, args.broker, parallel=args.parallel).items():
         print(f'{student}: autograded in {secs:.1f} s')
     return 0
 
