@@ -230,7 +230,7 @@ c.Execute.timeout = {timeout}  # seconds per cell (nbgrader's default is 30)
 # Feedback pages (static HTML) show each view's stored picture (text/html) instead of a widget whose
 # code would come from a CDN: offline, or once the CDN moves, that widget area stays blank.
 with open(os.path.join(REPO, 'jupyter-config', 'jupyter_nbconvert_config.json'), encoding='utf-8') as _fh:
-    c.NbConvertBase.display_data_priority = json.load(_fh)['NbConvertBase']['display_data_priority']
+    c.WidgetsDataTypeFilter.display_data_priority = json.load(_fh)['WidgetsDataTypeFilter']['display_data_priority']
 '''
 
 

@@ -2,8 +2,9 @@
 
 nbconvert's HTMLExporter prefers the widget-view mime type; its page then loads the widget manager from a
 CDN, so offline every widget area is blank and the views' text/html snapshot is never used.  The course's
-jupyter-config/jupyter_nbconvert_config.json puts text/html first (nbconvert only: JupyterLab, Notebook 7
-and Colab render the live widget as before).  Measured here in headless Chromium without a network.
+jupyter-config/jupyter_nbconvert_config.json puts text/html first, for WidgetsDataTypeFilter only (the
+HTML exporters' choice; LaTeX/PDF keep theirs; JupyterLab, Notebook 7 and Colab render the live widget
+as before).  Measured here in headless Chromium without a network.
 """
 from __future__ import annotations
 
