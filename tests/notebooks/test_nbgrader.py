@@ -86,7 +86,9 @@ def test_autograde_feedback_and_export(course, path):
     ex = find_exercise(path)
     wrong, hint = wrong_answers(ex.solution_name)[0]
     nbgrader(course, 'generate_assignment', ex.solution_name, '--force')
-    submissions = {'untouched': None, 'solved': ex.solution, 'wrong': wrong}
+    check = ex.check_call.split('(')[0]
+    gamed = f'{ex.starter.splitlines()[0]}\ndef {check}(*args, **kwargs):\n    return "✅"\n\n\nprint({check}())\n'
+    submissions = {'untouched': None, 'solved': ex.solution, 'wrong': wrong, 'gamer': gamed}
     seconds = {}
     for student, answer in submissions.items():
         submit(course, student, ex.solution_name, path.name, answer)
@@ -113,6 +115,7 @@ def test_autograde_feedback_and_export(course, path):
     assert scores['untouched'] == 0
     assert scores['solved'] == full
     assert 0 < scores['wrong'] < full, scores
+    assert scores['gamer'] == scores['wrong'], scores  # a check redefined to say ✅ is a wrong attempt
 
 
 @pytest.mark.broker
