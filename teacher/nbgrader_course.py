@@ -115,12 +115,39 @@ def has_form(path: Path) -> bool:
 
 # ------------------------------------------------------------------ course.toml [grading]
 
-def read_grading(path: Path = ROOT / 'course.toml') -> dict:
+def _simple_toml(text: str) -> dict:
+    """Enough TOML for course.toml on Python 3.10 without tomli: [tables], key = literal (strings, numbers, lists)."""
+    data: dict = {}
+    table = data
+    for raw in text.splitlines():
+        line = raw.split(' #')[0].strip() if not raw.lstrip().startswith('#') else ''
+        if not line:
+            continue
+        if line.startswith('[') and line.endswith(']'):
+            table = data
+            for part in line.strip('[]').split('.'):
+                table = table.setdefault(part.strip(), {})
+            continue
+        key, _, value = line.partition('=')
+        value = value.strip().replace('true', 'True').replace('false', 'False')
+        table[key.strip().strip('"')] = ast.literal_eval(value)
+    return data
+
+
+def read_toml(path: Path) -> dict:
+    text = path.read_text(encoding='utf-8')
     try:
         import tomllib  # Python 3.11+
     except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    grading = tomllib.loads(path.read_text(encoding='utf-8')).get('grading', {}) if path.is_file() else {}
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            return _simple_toml(text)
+    return tomllib.loads(text)
+
+
+def read_grading(path: Path = ROOT / 'course.toml') -> dict:
+    grading = read_toml(path).get('grading', {}) if path.is_file() else {}
     points = grading.get('points', 2)
     partial = float(grading.get('partial', 0.5))
     if not 0 <= partial < 1:
