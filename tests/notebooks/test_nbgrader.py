@@ -131,7 +131,24 @@ def test_autograde_on_rabbitmq_one_namespace_per_student(course):
     nbgrader(course, 'generate_assignment', ex.solution_name, '--force')
     submit(course, 'ada', ex.solution_name, path.name, ex.solution)
     submit(course, 'bob', ex.solution_name, path.name, wrong_answers(ex.solution_name)[0][0])
+    from urllib.parse import unquote, urlsplit
+
+    from helpers.rabbitadmin import ManagementAPI
+    api, vhost = ManagementAPI(), unquote(urlsplit(url).path[1:]) or '/'
+    before = set()
+    if api.available():  # the students' queues of an earlier run go first: this run must make its own
+        for queue in api.queues(vhost):
+            if queue['name'].startswith(('ada.', 'bob.')):
+                api.delete_queue(vhost, queue['name'])
+        before = {q['name'] for q in api.queues(vhost)}
     seconds = nbgrader_course.autograde(course, ex.solution_name, ['ada', 'bob'], broker_url=url, parallel=2)
+    if api.available():  # each kernel declared under its learner's namespace, and closed its connections
+        new = {q['name'] for q in api.queues(vhost)} - before
+        assert new and all(name.startswith(('ada.', 'bob.')) for name in new), sorted(new)
+        deadline = time.monotonic() + 10  # the management API reports closed connections with a delay
+        while [c for c in api.connections(vhost) if c['user_provided_name'].startswith(('lab:ada', 'lab:bob'))]:
+            assert time.monotonic() < deadline, api.connections(vhost)
+            time.sleep(0.5)
     print('03 autograde seconds on RabbitMQ, two at once:', {k: round(v, 1) for k, v in seconds.items()})
     nbgrader(course, 'export', '--to', str(course / 'grades-rabbitmq.csv'))
     with open(course / 'grades-rabbitmq.csv') as fh:
