@@ -1,7 +1,7 @@
 """The whole nbgrader cycle with teacher.nbgrader_course, for every notebook whose exercise has the course's form.
 
-source -> release (equal to the course) -> three submissions per assignment (the release untouched, the
-solution, WRONG[0] from tests/exercises/) -> nbgrader autograde -> scores 0, full, partial ->
+source -> release (equal to the course) -> submissions per assignment (the release untouched, the solution,
+WRONG[0] from tests/exercises/, an answer that redefines the check) -> nbgrader autograde -> 0, full, partial ->
 generate_feedback (the hint is in the learner's page) -> export (the grade table).  Then once on
 RabbitMQ, one LAB_NAMESPACE per student.  Each nbgrader step is a process; none is left behind.
 """
