@@ -1,0 +1,1 @@
+"""Teachers' tools that are not part of the learners' ``helpers`` package (nbgrader course builder)."""
