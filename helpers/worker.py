@@ -55,6 +55,7 @@ class Delivery(NamedTuple):
     headers: Mapping[str, Any]
 
 
+_delivery = tuple.__new__  # Delivery(...) without the namedtuple's Python-level __new__ (the hot path)
 Handler = Callable[[Any, Delivery], Any]
 Handlers = Union[Handler, Mapping[str, Handler], None]
 
@@ -219,26 +220,30 @@ class Worker(ThreadedConsumer):
     # -- the message path ------------------------------------------------------
 
     def _on_message(self, queue: str, message) -> None:
-        properties, delivery_info = message.properties, message.delivery_info
-        routing_key = delivery_info.get('routing_key') or ''
-        message_id = properties.get('message_id')
-        notes = [REDELIVERED_NOTE] if delivery_info.get('redelivered') else []
-        if not message_id:
-            message_id = made_up_id(routing_key, message.body)
-            notes.append(MADE_UP_ID)
-        self.log.record(DELIVERED, message_id, routing_key, queue, '; '.join(notes))
+        """One delivery from ``queue``: record it, settle it, record the outcome (the hot path: keep it lean)."""
+        info = message.delivery_info
+        routing_key = info.get('routing_key') or ''
+        message_id = message.properties.get('message_id')
+        redelivered = bool(info.get('redelivered'))
+        note = ''
+        if redelivered or not message_id:
+            notes = [REDELIVERED_NOTE] if redelivered else []
+            if not message_id:
+                message_id = made_up_id(routing_key, message.body)
+                notes.append(MADE_UP_ID)
+            note = '; '.join(notes)
+        self.log.record(DELIVERED, message_id, routing_key, queue, note)
         self._handled = False
         try:
-            self._settle(queue, message, message_id, routing_key)
+            self._settle(queue, message, message_id, routing_key, redelivered)
         except self.connection.connection_errors as exc:  # from the ack or the dead-letter publish
             done = HANDLED_NOTE if self._handled else 'the connection dropped before the message was acked'
             self.log.record(UNACKED, message_id, routing_key, queue,
                             f'{done} ({config.one_line(exc)}); ' + AGAIN[self.transport])
             raise  # ConsumerMixin reconnects
 
-    def _settle(self, queue: str, message, message_id: str, routing_key: str) -> None:
+    def _settle(self, queue: str, message, message_id: str, routing_key: str, redelivered: bool) -> None:
         """Run the queue's handler (with retries), then ack the message, or park it with the reason."""
-        delivery_info = message.delivery_info
         if self.accept and not message.content_type:
             # kombu passes a body without a content type through untouched, whatever ``accept`` says.
             self._park(message, queue, message_id, routing_key, QUARANTINED,
@@ -251,14 +256,13 @@ class Worker(ThreadedConsumer):
             self._park(message, queue, message_id, routing_key, QUARANTINED,
                        f'cannot decode {message.content_type!r} body: {config.one_line(exc)}', attempts=0)
             return
-        handler = self.handlers[queue]
-        redelivered, headers = bool(delivery_info.get('redelivered')), message.headers or {}
+        handler, headers = self.handlers[queue], message.headers or {}
         attempt = 0
         while True:
             attempt += 1
-            delivery = Delivery(queue, routing_key, message_id, attempt, redelivered, headers)
             try:
-                result = handler(body, delivery)
+                result = handler(body, _delivery(Delivery, (queue, routing_key, message_id, attempt, redelivered,
+                                                            headers)))
             except Exception as exc:
                 reason = f'{type(exc).__name__}: {config.one_line(exc)}'
                 if attempt > self.max_retries:
