@@ -9,12 +9,12 @@ acked and dropped.  The worker records every outcome in an EventLog and never
 prints.
 
 Run it as a separate process (how a class scales out on RabbitMQ) with
-``python -m helpers.worker``; the command line is ``helpers.worker_cli``.
+``python -m helpers.worker``: ``helpers/worker/__main__.py`` runs the command line,
+``helpers.worker_cli``, which imports this module (this module imports neither).
 """
 from __future__ import annotations
 
 import hashlib
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -24,8 +24,8 @@ from typing import Any, NamedTuple, Union
 
 from kombu import Consumer, Producer
 
-from . import config
-from .events import (
+from .. import config
+from ..events import (
     ACKED,
     DEAD_LETTERED,
     DELIVERED,
@@ -37,8 +37,8 @@ from .events import (
     UNACKED,
     EventLog,
 )
-from .runner import ThreadedConsumer
-from .topology import DEAD_LETTER_KEY, SEED, Topology
+from ..runner import ThreadedConsumer
+from ..topology import DEAD_LETTER_KEY, SEED, Topology
 
 __all__ = ['Delivery', 'HANDLED_NOTE', 'Handler', 'MADE_UP_ID', 'REDELIVERED_NOTE', 'Worker', 'WorkerError',
            'made_up_id', 'running_workers', 'stop_all']
@@ -356,8 +356,3 @@ def _check_settings(topology: Topology, prefetch_count: int, max_retries: int) -
         if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
             raise ValueError(f'{kind} name {name!r} contains a control character: use letters, digits, '
                              'dots, dashes and underscores')
-
-
-if __name__ == '__main__':  # python -m helpers.worker: the command line lives in worker_cli
-    from helpers.worker_cli import main
-    sys.exit(main())
