@@ -12,13 +12,17 @@ single short drain can lose half its speed to another process, so one try
 proves little.  A rate is (N - 1) / (last ack - first delivery), the same
 clock for every contender.  The ratios are ours ÷ theirs, from the medians.
 Then messages are published one at a time and publish→handled latency is
-read from the EventLog's times.  Progress goes to stderr from the first
-message (``--json`` keeps stdout to one JSON object).
+read from the EventLog's times.  The machine's load average (1, 5 and 15
+minutes) and CPU count are printed beside the figures, read as the run starts
+and as it ends: on a busy machine the same code measures differently, and a
+figure without its load cannot be compared.  Progress goes to stderr from the
+first message (``--json`` keeps stdout to one JSON object).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -55,6 +59,9 @@ class BenchResult:
     latency_ms_p99: float
     repeat: int = 1
     spreads: dict[str, tuple[float, float]] = field(default_factory=dict)  # contender: (lowest, highest)
+    load_start: tuple[float, float, float] | None = None  # the machine's load average (1, 5, 15 min) at the start
+    load_end: tuple[float, float, float] | None = None    # ...and at the end
+    cpus: int | None = None
 
     def as_dict(self) -> dict:
         """The result as a JSON-ready dict."""
@@ -76,7 +83,22 @@ class BenchResult:
                          f'{"" if ratio is None else f"{ratio:.2f}":>11}')
         lines.append(f'publish → handled latency: p50 {self.latency_ms_p50:.2f} ms, '
                      f'p99 {self.latency_ms_p99:.2f} ms')
+        if self.load_start is not None and self.load_end is not None:
+            lines.append(f'load average (1, 5, 15 min) on {self.cpus} CPUs: {_loads(self.load_start)} at the start, '
+                         f'{_loads(self.load_end)} at the end')
         return '\n'.join(lines)
+
+
+def _loads(load: Sequence[float]) -> str:
+    return ' '.join(f'{value:.2f}' for value in load)
+
+
+def load_average() -> tuple[float, float, float] | None:
+    """The machine's load average over 1, 5 and 15 minutes (None where the system does not say)."""
+    try:
+        return tuple(round(value, 2) for value in os.getloadavg())
+    except OSError:
+        return None
 
 
 def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
@@ -203,7 +225,7 @@ def bench_steps(url: str | None, messages: int, repeat: int, latency_messages: i
     return 2 * messages * repeat * contenders + latency_messages
 
 
-def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
+def run_bench(url: str | None = None, messages: int = 10000, prefetch: int = 100,
               latency_messages: int | None = None, repeat: int = 5, tick: Tick = no_tick) -> BenchResult:
     """Run every measurement on the broker at ``url`` (``repeat`` times, interleaved; medians reported)."""
     url = config.broker_url(url)
@@ -213,6 +235,7 @@ def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
         raise ValueError(f'repeat is {repeat}: measure at least once')
     config.quiet_kombu_logging()
     topology = bench_topology()
+    load_start = load_average()
     try:
         contenders = _contenders(url, topology, messages, prefetch, tick)
         tries: dict[str, list[float]] = {name: [] for name in contenders}
@@ -235,6 +258,7 @@ def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
         ratio_vs_pika=None if pika is None else round(ours / pika, 3),
         latency_ms_p50=round(percentile(samples, 0.50), 3), latency_ms_p99=round(percentile(samples, 0.99), 3),
         repeat=repeat, spreads={name: (round(s.low, 1), round(s.high, 1)) for name, s in spread.items()},
+        load_start=load_start, load_end=load_average(), cpus=os.cpu_count(),
     )
 
 
@@ -242,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     """Measure the helpers' worker against bare kombu (and pika on amqp://) and print a table or JSON."""
     parser = argparse.ArgumentParser(prog='python -m benchmarks.compare', description=main.__doc__)
     parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
-    parser.add_argument('--messages', type=int, default=2000, help='messages per measurement (default 2000)')
+    parser.add_argument('--messages', type=int, default=10000,
+                        help='messages per measurement (default 10000: a drain of 2000 on memory:// lasts 40 ms, '
+                             'too short to outlast a busy machine\'s noise)')
     parser.add_argument('--prefetch', type=int, default=100, help='prefetch count for every consumer (default 100)')
     parser.add_argument('--repeat', type=int, default=5,
                         help='measure each rate N times, interleaved, and report the median (default 5)')
