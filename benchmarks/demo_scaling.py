@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                   f'(runs: {", ".join(f"{s:.2f}" for s in row["runs"])})')
         print(f'ms per message at {sizes[-1]} ÷ at {sizes[0]}: {last / first:.2f}')
         print(f'load average (1, 5, 15 min) on {os.cpu_count()} CPUs: '
-              f'{" ".join(f"{v:.2f}" for v in load_start)} at the start, {" ".join(f"{v:.2f}" for v in load_end)} at the end')
+              f'{" ".join(f"{v:.2f}" for v in load_start)} at the start, '
+              f'{" ".join(f"{v:.2f}" for v in load_end)} at the end')
     return 0
 
 
