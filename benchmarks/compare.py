@@ -6,7 +6,8 @@ In one process and one run: fill a fresh queue with N small JSON messages,
 then drain it (consume, decode, ack each message) with the helpers' Worker,
 with a bare kombu ``Consumer`` + ``drain_events`` loop on the same transport
 and prefetch, and on ``amqp://`` with raw pika when it is installed.
-Each contender is measured ``--repeat`` times, interleaved (default 5), and
+Each contender is measured ``--repeat`` times, interleaved (default 5; every
+other round in reverse order, so a drifting load favours no one), and
 reported as the median with the lowest and highest try: on a busy machine a
 single short drain can lose half its speed to another process, so one try
 proves little.  A rate is (N - 1) / (last ack - first delivery), the same
@@ -239,8 +240,10 @@ def run_bench(url: str | None = None, messages: int = 10000, prefetch: int = 100
     try:
         contenders = _contenders(url, topology, messages, prefetch, tick)
         tries: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(repeat):
-            for name, measure in contenders.items():
+        for turn in range(repeat):
+            # Every other round in reverse order (ours, bare, pika; pika, bare, ours; ...), so that a load
+            # that rises or falls through the run does not favour whoever goes first.
+            for name, measure in (list(contenders.items()) if turn % 2 == 0 else reversed(contenders.items())):
                 fill(url, topology, messages, tick=tick)
                 tries[name].append(measure())
         samples = latency_ms(url, topology, latency_messages or min(messages, 200), prefetch, tick=tick)

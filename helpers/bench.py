@@ -25,7 +25,7 @@ __all__ = ['Spread', 'bench_topology', 'fill', 'helpers_rate', 'prefetch_rates',
 
 ROUTING_KEY = 'bench.item'
 TICK = 100  # report progress every this many messages (cheap next to a message)
-TICK_SECONDS = 0.1  # ...and while draining, about this often
+TICK_SECONDS = 0.25  # ...and while draining, about this often (each look takes the worker's interpreter lock)
 
 Tick = Callable[[int], None]
 

@@ -58,8 +58,9 @@ _new_bell = threading.Lock
 
 #: While events stream in without satisfying its condition, a waiting thread lets them gather before it looks
 #: again, 1 ms the first time, then twice as long each time up to GATHER_SECONDS: a fast worker then wakes it
-#: some fifty times a second instead of once per event (each wake-up takes the interpreter lock from the worker).
-GATHER_SECONDS = 0.02
+#: some twenty times a second instead of once per event (each wake-up takes the interpreter lock from the worker:
+#: on memory://, which never gives it up, by a forced switch, which on a busy machine can cost milliseconds).
+GATHER_SECONDS = 0.05
 
 
 class EventLog:
