@@ -11,7 +11,9 @@ other round in reverse order, so a drifting load favours no one), and
 reported as the median with the lowest and highest try: on a busy machine a
 single short drain can lose half its speed to another process, so one try
 proves little.  A rate is (N - 1) / (last ack - first delivery), the same
-clock for every contender.  The ratios are ours ÷ theirs, from the medians.
+clock for every contender.  The ratios are ours ÷ theirs, from the medians;
+beside them, the median of the ratios of each round's tries, which share
+the machine's load of that moment.
 Then messages are published one at a time and publish→handled latency is
 read from the EventLog's times.  The machine's load average (1, 5 and 15
 minutes) and CPU count are printed beside the figures, read as the run starts
@@ -60,6 +62,7 @@ class BenchResult:
     latency_ms_p99: float
     repeat: int = 1
     spreads: dict[str, tuple[float, float]] = field(default_factory=dict)  # contender: (lowest, highest)
+    paired: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # contender: ours ÷ it per round
     load_start: tuple[float, float, float] | None = None  # the machine's load average (1, 5, 15 min) at the start
     load_end: tuple[float, float, float] | None = None    # ...and at the end
     cpus: int | None = None
@@ -82,6 +85,11 @@ class BenchResult:
             low, high = self.spreads.get(key, (median, median))
             lines.append(f'{name:<18}{median:>10,.0f} /s  {f"{low:,.0f} – {high:,.0f}":>20}  '
                          f'{"" if ratio is None else f"{ratio:.2f}":>11}')
+        for name, key, _median, _ratio in rows[1:]:
+            if key in self.paired:
+                middle, low, high = self.paired[key]
+                lines.append(f'ours ÷ {name}, round by round (tries a second apart): median {middle:.2f}, '
+                             f'{low:.2f} – {high:.2f}')
         lines.append(f'publish → handled latency: p50 {self.latency_ms_p50:.2f} ms, '
                      f'p99 {self.latency_ms_p99:.2f} ms')
         if self.load_start is not None and self.load_end is not None:
@@ -251,6 +259,9 @@ def run_bench(url: str | None = None, messages: int = 10000, prefetch: int = 100
         with config.connect(url) as conn:
             topology.delete(conn)
     spread = {name: Spread.of(values) for name, values in tries.items()}
+    # The load on a shared machine changes within seconds; two tries of one round share it.
+    rounds = {name: Spread.of([a / b for a, b in zip(tries['ours'], values)])
+              for name, values in tries.items() if name != 'ours'}
     median = {name: round(s.median, 1) for name, s in spread.items()}
     ours, bare, pika = (median.get(name) for name in ('ours', 'bare', 'pika'))
     return BenchResult(
@@ -261,6 +272,7 @@ def run_bench(url: str | None = None, messages: int = 10000, prefetch: int = 100
         ratio_vs_pika=None if pika is None else round(ours / pika, 3),
         latency_ms_p50=round(percentile(samples, 0.50), 3), latency_ms_p99=round(percentile(samples, 0.99), 3),
         repeat=repeat, spreads={name: (round(s.low, 1), round(s.high, 1)) for name, s in spread.items()},
+        paired={name: (round(r.median, 3), round(r.low, 3), round(r.high, 3)) for name, r in rounds.items()},
         load_start=load_start, load_end=load_average(), cpus=os.cpu_count(),
     )
 

@@ -92,9 +92,9 @@ def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeou
     try:
         # One delivered and one acked event per message (one thread: at most one delivery in hand), so
         # len(log) // 2 messages are done: O(1), where counting acked events would have this thread read
-        # every new event while the worker runs.  The wait looks after new events and every TICK_SECONDS,
-        # to show progress and to notice a worker that stopped.
-        while not log.watch(lambda lg: len(lg) >= 2 * count, TICK_SECONDS):
+        # every new event while the worker runs.  The wait sleeps until the last event (at_least) and
+        # wakes every TICK_SECONDS to show progress and to notice a worker that stopped.
+        while not log.watch(lambda lg: len(lg) >= 2 * count, TICK_SECONDS, at_least=2 * count):
             if time.monotonic() > deadline or not worker.is_running:
                 raise TimeoutError(f'the worker handled {log.count(ACKED)} of {count} messages in {timeout:g} s')
             done = len(log) // 2

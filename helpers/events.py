@@ -55,6 +55,7 @@ _kind_of = itemgetter(0)                    # an event's kind
 _queue_and_kind = itemgetter(3, 0)          # an event's (queue, kind)
 _monotonic = time.monotonic
 _new_bell = threading.Lock
+_NEVER = float('inf')
 
 #: While events stream in without satisfying its condition, a waiting thread lets them gather before it looks
 #: again, 1 ms the first time, then twice as long each time up to GATHER_SECONDS: a fast worker then wakes it
@@ -81,7 +82,8 @@ class EventLog:
         self._lock = threading.RLock()  # readers only; re-entrant: a watch condition may call count()
         self._tally: Counter[tuple[str, str]] = Counter()  # (queue, kind) -> n, of the first _counted events
         self._kinds: Counter[str] = Counter()                # kind -> n
-        self._bells: list = []  # one held lock per thread waiting in watch(), released by the next record()
+        self._bells: list = []  # (size, held lock) per thread waiting in watch(): released once the log has size events
+        self._ring_at = _NEVER  # the smallest such size
         self._listeners: list[Callable[[Event], None]] = []
 
     def record(self, kind: str, message_id: str, routing_key: str = '', queue: str = '',
@@ -90,7 +92,7 @@ class EventLog:
         # The worker's hot path (two events per message): keep it to an append.
         entry = (kind, message_id, routing_key, queue, _monotonic(), detail)
         self._events.append(entry)
-        if self._bells:
+        if self._bells and len(self._events) >= self._ring_at:
             self._ring()
         if self._listeners:
             self._tell(_as_event(entry))
@@ -104,8 +106,11 @@ class EventLog:
 
     def _ring(self) -> None:
         with self._lock:
-            bells, self._bells = self._bells, []
-        for bell in bells:
+            size = len(self._events)
+            due = [bell for at, bell in self._bells if at <= size]
+            self._bells = [(at, bell) for at, bell in self._bells if at > size]
+            self._ring_at = min((at for at, _bell in self._bells), default=_NEVER)
+        for bell in due:
             bell.release()
 
     def _catch_up(self) -> int:
@@ -158,12 +163,14 @@ class EventLog:
         """The message ids of the matching events, in the order they happened."""
         return [e.message_id for e in self.events(kind, queue)]
 
-    def watch(self, condition: Callable[[EventLog], bool], timeout: float) -> bool:
+    def watch(self, condition: Callable[[EventLog], bool], timeout: float, at_least: int = 0) -> bool:
         """Block until ``condition(self)`` is true or ``timeout`` s have passed; whether it is true.
 
         The condition is checked once now and again after new events: at once after the first, then,
         while events keep coming, after a pause that grows to GATHER_SECONDS.  It should be cheap:
-        ``count``, ``settled`` and ``len`` are.
+        ``count``, ``settled`` and ``len`` are.  A condition that cannot hold before the log has
+        ``at_least`` events is looked at again only then (or at the timeout): the thread sleeps
+        through the events before, taking no time from the threads that record them.
         """
         deadline = _monotonic() + timeout
         pause = 0.0
@@ -171,7 +178,9 @@ class EventLog:
             bell = _new_bell()
             bell.acquire()
             with self._lock:  # the bell hangs before the check: an event recorded after it rings it
-                self._bells.append(bell)
+                at = max(at_least, len(self._events) + 1)
+                self._ring_at = min(self._ring_at, at)
+                self._bells.append((at, bell))
                 if condition(self):
                     self._hang_up(bell)
                     return True
@@ -192,8 +201,8 @@ class EventLog:
 
     def _hang_up(self, bell) -> None:
         """Take an unrung bell down (call with the lock held)."""
-        if bell in self._bells:
-            self._bells.remove(bell)
+        self._bells = [(at, hung) for at, hung in self._bells if hung is not bell]
+        self._ring_at = min((at for at, _bell in self._bells), default=_NEVER)
 
     def wait_until(self, condition: Callable[[EventLog], bool], timeout: float = 10.0,
                    what: str = 'the expected events') -> None:
@@ -205,8 +214,8 @@ class EventLog:
                  timeout: float = 10.0) -> None:
         """Block until at least ``count`` events of ``kind`` (in ``queue``) are logged."""
         where = f' in {queue}' if queue else ''
-        self.wait_until(lambda log: log.count(kind, queue) >= count, timeout,
-                        what=f'{count} {kind!r} events{where}')
+        if not self.watch(lambda log: log.count(kind, queue) >= count, timeout, at_least=count):
+            raise TimeoutError(f'waited {timeout:g} s for {count} {kind!r} events{where}; the log has {self.counts()}')
 
     def wait_settled(self, queues: Iterable[str] | None = None, timeout: float = 10.0) -> None:
         """Block until no delivery is in progress: each one settled, or ended unacked (it comes again)."""
