@@ -6,19 +6,26 @@ In one process and one run: fill a fresh queue with N small JSON messages,
 then drain it (consume, decode, ack each message) with the helpers' Worker,
 with a bare kombu ``Consumer`` + ``drain_events`` loop on the same transport
 and prefetch, and on ``amqp://`` with raw pika when it is installed.
-Each contender is measured ``--repeat`` times, interleaved (default 5), and
+Each contender is measured ``--repeat`` times, interleaved (default 5; every
+other round in reverse order, so a drifting load favours no one), and
 reported as the median with the lowest and highest try: on a busy machine a
 single short drain can lose half its speed to another process, so one try
 proves little.  A rate is (N - 1) / (last ack - first delivery), the same
-clock for every contender.  The ratios are ours ÷ theirs, from the medians.
+clock for every contender.  The ratios are ours ÷ theirs, from the medians;
+beside them, the median of the ratios of each round's tries, which share
+the machine's load of that moment.
 Then messages are published one at a time and publish→handled latency is
-read from the EventLog's times.  Progress goes to stderr from the first
-message (``--json`` keeps stdout to one JSON object).
+read from the EventLog's times.  The machine's load average (1, 5 and 15
+minutes) and CPU count are printed beside the figures, read as the run starts
+and as it ends: on a busy machine the same code measures differently, and a
+figure without its load cannot be compared.  Progress goes to stderr from the
+first message (``--json`` keeps stdout to one JSON object).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -55,6 +62,10 @@ class BenchResult:
     latency_ms_p99: float
     repeat: int = 1
     spreads: dict[str, tuple[float, float]] = field(default_factory=dict)  # contender: (lowest, highest)
+    paired: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # contender: ours ÷ it per round
+    load_start: tuple[float, float, float] | None = None  # the machine's load average (1, 5, 15 min) at the start
+    load_end: tuple[float, float, float] | None = None    # ...and at the end
+    cpus: int | None = None
 
     def as_dict(self) -> dict:
         """The result as a JSON-ready dict."""
@@ -74,9 +85,29 @@ class BenchResult:
             low, high = self.spreads.get(key, (median, median))
             lines.append(f'{name:<18}{median:>10,.0f} /s  {f"{low:,.0f} – {high:,.0f}":>20}  '
                          f'{"" if ratio is None else f"{ratio:.2f}":>11}')
+        for name, key, _median, _ratio in rows[1:]:
+            if key in self.paired:
+                middle, low, high = self.paired[key]
+                lines.append(f'ours ÷ {name}, round by round (tries a second apart): median {middle:.2f}, '
+                             f'{low:.2f} – {high:.2f}')
         lines.append(f'publish → handled latency: p50 {self.latency_ms_p50:.2f} ms, '
                      f'p99 {self.latency_ms_p99:.2f} ms')
+        if self.load_start is not None and self.load_end is not None:
+            lines.append(f'load average (1, 5, 15 min) on {self.cpus} CPUs: {_loads(self.load_start)} at the start, '
+                         f'{_loads(self.load_end)} at the end')
         return '\n'.join(lines)
+
+
+def _loads(load: Sequence[float]) -> str:
+    return ' '.join(f'{value:.2f}' for value in load)
+
+
+def load_average() -> tuple[float, float, float] | None:
+    """The machine's load average over 1, 5 and 15 minutes (None where the system does not say)."""
+    try:
+        return tuple(round(value, 2) for value in os.getloadavg())
+    except OSError:
+        return None
 
 
 def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
@@ -203,7 +234,7 @@ def bench_steps(url: str | None, messages: int, repeat: int, latency_messages: i
     return 2 * messages * repeat * contenders + latency_messages
 
 
-def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
+def run_bench(url: str | None = None, messages: int = 10000, prefetch: int = 100,
               latency_messages: int | None = None, repeat: int = 5, tick: Tick = no_tick) -> BenchResult:
     """Run every measurement on the broker at ``url`` (``repeat`` times, interleaved; medians reported)."""
     url = config.broker_url(url)
@@ -213,11 +244,14 @@ def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
         raise ValueError(f'repeat is {repeat}: measure at least once')
     config.quiet_kombu_logging()
     topology = bench_topology()
+    load_start = load_average()
     try:
         contenders = _contenders(url, topology, messages, prefetch, tick)
         tries: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(repeat):
-            for name, measure in contenders.items():
+        for turn in range(repeat):
+            # Every other round in reverse order (ours, bare, pika; pika, bare, ours; ...), so that a load
+            # that rises or falls through the run does not favour whoever goes first.
+            for name, measure in (list(contenders.items()) if turn % 2 == 0 else reversed(contenders.items())):
                 fill(url, topology, messages, tick=tick)
                 tries[name].append(measure())
         samples = latency_ms(url, topology, latency_messages or min(messages, 200), prefetch, tick=tick)
@@ -225,6 +259,9 @@ def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
         with config.connect(url) as conn:
             topology.delete(conn)
     spread = {name: Spread.of(values) for name, values in tries.items()}
+    # The load on a shared machine changes within seconds; two tries of one round share it.
+    rounds = {name: Spread.of([a / b for a, b in zip(tries['ours'], values)])
+              for name, values in tries.items() if name != 'ours'}
     median = {name: round(s.median, 1) for name, s in spread.items()}
     ours, bare, pika = (median.get(name) for name in ('ours', 'bare', 'pika'))
     return BenchResult(
@@ -235,6 +272,8 @@ def run_bench(url: str | None = None, messages: int = 2000, prefetch: int = 100,
         ratio_vs_pika=None if pika is None else round(ours / pika, 3),
         latency_ms_p50=round(percentile(samples, 0.50), 3), latency_ms_p99=round(percentile(samples, 0.99), 3),
         repeat=repeat, spreads={name: (round(s.low, 1), round(s.high, 1)) for name, s in spread.items()},
+        paired={name: (round(r.median, 3), round(r.low, 3), round(r.high, 3)) for name, r in rounds.items()},
+        load_start=load_start, load_end=load_average(), cpus=os.cpu_count(),
     )
 
 
@@ -242,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     """Measure the helpers' worker against bare kombu (and pika on amqp://) and print a table or JSON."""
     parser = argparse.ArgumentParser(prog='python -m benchmarks.compare', description=main.__doc__)
     parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
-    parser.add_argument('--messages', type=int, default=2000, help='messages per measurement (default 2000)')
+    parser.add_argument('--messages', type=int, default=10000,
+                        help='messages per measurement (default 10000: a drain of 2000 on memory:// lasts 40 ms, '
+                             'too short to outlast a busy machine\'s noise)')
     parser.add_argument('--prefetch', type=int, default=100, help='prefetch count for every consumer (default 100)')
     parser.add_argument('--repeat', type=int, default=5,
                         help='measure each rate N times, interleaved, and report the median (default 5)')

@@ -13,5 +13,7 @@ def test_the_table_shows_medians_and_spreads_and_no_row_for_what_was_not_measure
     result = run_bench('memory://', messages=20, latency_messages=5, repeat=3)
     text = result.table()
     assert 'median of 3 tries' in text and 'pika' not in text
+    assert len(result.load_start) == len(result.load_end) == 3 and result.cpus >= 1
+    assert f'on {result.cpus} CPUs: ' in text and 'at the start' in text and 'at the end' in text
     low, high = result.spreads['ours']
     assert low <= result.helpers_msgs_per_s <= high

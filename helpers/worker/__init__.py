@@ -9,12 +9,12 @@ acked and dropped.  The worker records every outcome in an EventLog and never
 prints.
 
 Run it as a separate process (how a class scales out on RabbitMQ) with
-``python -m helpers.worker``; the command line is ``helpers.worker_cli``.
+``python -m helpers.worker``: ``helpers/worker/__main__.py`` runs the command line,
+``helpers.worker_cli``, which imports this module (this module imports neither).
 """
 from __future__ import annotations
 
 import hashlib
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -24,8 +24,8 @@ from typing import Any, NamedTuple, Union
 
 from kombu import Consumer, Producer
 
-from . import config
-from .events import (
+from .. import config
+from ..events import (
     ACKED,
     DEAD_LETTERED,
     DELIVERED,
@@ -37,8 +37,8 @@ from .events import (
     UNACKED,
     EventLog,
 )
-from .runner import ThreadedConsumer
-from .topology import DEAD_LETTER_KEY, SEED, Topology
+from ..runner import ThreadedConsumer
+from ..topology import DEAD_LETTER_KEY, SEED, Topology
 
 __all__ = ['Delivery', 'HANDLED_NOTE', 'Handler', 'MADE_UP_ID', 'REDELIVERED_NOTE', 'Worker', 'WorkerError',
            'made_up_id', 'running_workers', 'stop_all']
@@ -55,6 +55,7 @@ class Delivery(NamedTuple):
     headers: Mapping[str, Any]
 
 
+_delivery = tuple.__new__  # Delivery(...) without the namedtuple's Python-level __new__ (the hot path)
 Handler = Callable[[Any, Delivery], Any]
 Handlers = Union[Handler, Mapping[str, Handler], None]
 
@@ -135,7 +136,6 @@ class Worker(ThreadedConsumer):
         self.connect_max_retries = 2
         super().__init__(f'worker {name!r}', f'helpers-worker-{name}')
         self._dead_letters: Producer | None = None
-        self._handled = False  # the message in hand was handled (its ack is what remains)
 
     def _handlers_by_queue(self, handlers: Handlers) -> dict[str, Handler]:
         if handlers is None or callable(handlers):
@@ -219,60 +219,71 @@ class Worker(ThreadedConsumer):
     # -- the message path ------------------------------------------------------
 
     def _on_message(self, queue: str, message) -> None:
-        properties, delivery_info = message.properties, message.delivery_info
-        routing_key = delivery_info.get('routing_key') or ''
-        message_id = properties.get('message_id')
-        notes = [REDELIVERED_NOTE] if delivery_info.get('redelivered') else []
-        if not message_id:
-            message_id = made_up_id(routing_key, message.body)
-            notes.append(MADE_UP_ID)
-        self.log.record(DELIVERED, message_id, routing_key, queue, '; '.join(notes))
-        self._handled = False
+        """One delivery from ``queue``: record it, run the handler (retrying), ack after the work, record that.
+
+        The worker's hot path, in one function: a body it cannot use, a handler that keeps failing and a
+        connection lost mid-way each leave it for a method of their own.
+        """
+        info = message.delivery_info
+        routing_key = info.get('routing_key') or ''
+        message_id = message.properties.get('message_id')
+        redelivered = bool(info.get('redelivered'))
+        note = ''
+        if redelivered or not message_id:
+            message_id, note = self._identify(message, routing_key, message_id, redelivered)
+        self.log.record(DELIVERED, message_id, routing_key, queue, note)
+        handled = False  # once True, a failing ack cannot undo the work
         try:
-            self._settle(queue, message, message_id, routing_key)
+            if self.accept and not message.content_type:
+                # kombu passes a body without a content type through untouched, whatever ``accept`` says.
+                self._park(message, queue, message_id, routing_key, QUARANTINED,
+                           f'the message has no content type; this worker accepts only {", ".join(self.accept)}', 0)
+                return
+            try:
+                body = message.decode()
+            except Exception as exc:
+                self._park(message, queue, message_id, routing_key, QUARANTINED,
+                           f'cannot decode {message.content_type!r} body: {config.one_line(exc)}', 0)
+                return
+            handler, headers, attempt = self.handlers[queue], message.headers or {}, 0
+            while True:
+                attempt += 1
+                try:
+                    result = handler(body, _delivery(Delivery, (queue, routing_key, message_id, attempt, redelivered,
+                                                                headers)))
+                    break
+                except Exception as exc:
+                    if not self._retry(message, queue, message_id, routing_key, attempt, exc):
+                        return  # dead-lettered
+            handled = True
+            message.ack()
+            self.log.record(ACKED, message_id, routing_key, queue, '' if result is None else str(result))
         except self.connection.connection_errors as exc:  # from the ack or the dead-letter publish
-            done = HANDLED_NOTE if self._handled else 'the connection dropped before the message was acked'
+            done = HANDLED_NOTE if handled else 'the connection dropped before the message was acked'
             self.log.record(UNACKED, message_id, routing_key, queue,
                             f'{done} ({config.one_line(exc)}); ' + AGAIN[self.transport])
             raise  # ConsumerMixin reconnects
 
-    def _settle(self, queue: str, message, message_id: str, routing_key: str) -> None:
-        """Run the queue's handler (with retries), then ack the message, or park it with the reason."""
-        delivery_info = message.delivery_info
-        if self.accept and not message.content_type:
-            # kombu passes a body without a content type through untouched, whatever ``accept`` says.
-            self._park(message, queue, message_id, routing_key, QUARANTINED,
-                       f'the message has no content type; this worker accepts only {", ".join(self.accept)}',
-                       attempts=0)
-            return
-        try:
-            body = message.decode()
-        except Exception as exc:
-            self._park(message, queue, message_id, routing_key, QUARANTINED,
-                       f'cannot decode {message.content_type!r} body: {config.one_line(exc)}', attempts=0)
-            return
-        handler = self.handlers[queue]
-        redelivered, headers = bool(delivery_info.get('redelivered')), message.headers or {}
-        attempt = 0
-        while True:
-            attempt += 1
-            delivery = Delivery(queue, routing_key, message_id, attempt, redelivered, headers)
-            try:
-                result = handler(body, delivery)
-            except Exception as exc:
-                reason = f'{type(exc).__name__}: {config.one_line(exc)}'
-                if attempt > self.max_retries:
-                    self._park(message, queue, message_id, routing_key, DEAD_LETTERED,
-                               f'handler failed {attempt} times; last error {reason}', attempt)
-                    return
-                self.log.record(RETRIED, message_id, routing_key, queue, reason)
-                if self.retry_delay:
-                    time.sleep(self.retry_delay * attempt)
-                continue
-            self._handled = True  # if the ack fails now, the work was done all the same
-            message.ack()
-            self.log.record(ACKED, message_id, routing_key, queue, '' if result is None else str(result))
-            return
+    @staticmethod
+    def _identify(message, routing_key: str, message_id: str | None, redelivered: bool) -> tuple[str, str]:
+        """The message id (made up if it has none) and the delivered event's note."""
+        notes = [REDELIVERED_NOTE] if redelivered else []
+        if not message_id:
+            message_id = made_up_id(routing_key, message.body)
+            notes.append(MADE_UP_ID)
+        return message_id, '; '.join(notes)
+
+    def _retry(self, message, queue: str, message_id: str, routing_key: str, attempt: int, exc: Exception) -> bool:
+        """After the handler's ``attempt``-th failure: whether to try again (else the message is dead-lettered)."""
+        reason = f'{type(exc).__name__}: {config.one_line(exc)}'
+        if attempt > self.max_retries:
+            self._park(message, queue, message_id, routing_key, DEAD_LETTERED,
+                       f'handler failed {attempt} times; last error {reason}', attempt)
+            return False
+        self.log.record(RETRIED, message_id, routing_key, queue, reason)
+        if self.retry_delay:
+            time.sleep(self.retry_delay * attempt)
+        return True
 
     def _park(self, message, queue: str, message_id: str, routing_key: str, kind: str,
               reason: str, attempts: int) -> None:
@@ -352,8 +363,3 @@ def _check_settings(topology: Topology, prefetch_count: int, max_retries: int) -
         if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
             raise ValueError(f'{kind} name {name!r} contains a control character: use letters, digits, '
                              'dots, dashes and underscores')
-
-
-if __name__ == '__main__':  # python -m helpers.worker: the command line lives in worker_cli
-    from helpers.worker_cli import main
-    sys.exit(main())
