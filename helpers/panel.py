@@ -161,7 +161,7 @@ class ControlPanel(WidgetView):
         self._drawn = threading.Condition(self._lock)
         self._tally: Counter = Counter()
         self._lines: deque[str] = deque(maxlen=max_lines)
-        self._seen: dict[int, Event] = {}  # id -> event: keeps ids unique while remembered
+        self._seen: set[Event] = set()  # events drawn; Events compare by value (the log hands out new ones)
         self._queue_width = max(len(q) for q in [*topology.queue_names, 'queue'])
         self._closed = False
         self._unflushed = False
@@ -291,13 +291,13 @@ class ControlPanel(WidgetView):
     def _on_event(self, event: Event) -> None:
         """Called by whichever thread recorded ``event`` (often the worker's)."""
         with self._lock:
-            if self._closed or id(event) in self._seen:
+            if self._closed or event in self._seen:
                 return
             self._take(event)
             self._draw()
 
     def _take(self, event: Event) -> None:
-        self._seen[id(event)] = event
+        self._seen.add(event)
         self._tally[event.queue, event.kind] += 1
         if event.kind == PUBLISHED or event.queue == '' or event.queue in self.queues:
             self._lines.append(log_line(event, self._queue_width))

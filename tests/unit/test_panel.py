@@ -2,11 +2,12 @@
 import re
 import threading
 import uuid
+from collections import Counter
 
 import pytest
 
 from helpers import config
-from helpers.events import ACKED, PUBLISHED, QUARANTINED
+from helpers.events import ACKED, DELIVERED, PUBLISHED, QUARANTINED
 from helpers.panel import ControlPanel, PayloadError, counter_text, log_line, parse_payload, shorten
 from helpers.producer import Publisher
 from helpers.topology import MEDIA, RoutingKeyError, Topology
@@ -336,3 +337,19 @@ def test_set_payload_refuses_what_json_cannot_hold(panel):
     with pytest.raises(PayloadError, match='cannot be written as JSON'):
         panel.set_payload({'when': {1, 2}})
     assert panel.set_payload({'file': 'a.mp4'}) == '{"file": "a.mp4"}'
+
+
+def test_an_event_drawn_by_a_refresh_is_not_counted_again_by_its_listener(memory_url, private, log):
+    # A refresh that snapshots the log after an event was recorded but before the panel's listener ran
+    # has drawn it already; the log hands the listener a new Event object, equal in value.
+    queue = private.queue_names[0]
+    early = []  # subscribed before the panel: runs first, as the race's main-thread refresh would
+    log.subscribe(lambda event: early and early[0].refresh())
+    panel = ControlPanel(memory_url, topology=private, log=log)
+    early.append(panel)
+    try:
+        log.record(DELIVERED, 'm1', 'video.upload', queue)
+        log.record(ACKED, 'm1', 'video.upload', queue)
+        assert panel.counts()[queue] == counter_text(queue, Counter({(queue, DELIVERED): 1, (queue, ACKED): 1}))
+    finally:
+        panel.close()
