@@ -107,7 +107,7 @@ def _run_range(page, start: int, end: int, timeout: float = RUN_TIMEOUT) -> None
 
 @pytest.mark.parametrize(('name', 'key', 'queue', 'free_key'), PANELS)
 def test_panel_clicks_in_classic_notebook(classic, classic_page, name, key, queue, free_key):
-    """Run every cell (Run All: there are no clean-up cells); real clicks on the panel then show in its counter and log."""
+    """Run every cell, as Run All does (no clean-up cells); real clicks on the panel show in its counter and log."""
     if not (Path(CHECK_DIR) / name).exists():
         pytest.skip(f'{name} was not selected for this run (tools/colab_check.py --notebooks)')
     url, token = classic
