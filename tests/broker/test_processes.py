@@ -15,8 +15,9 @@ from conftest import BROKERS, declared, require_broker
 
 from helpers import config, processes
 from helpers.events import EventLog
-from helpers.processes import WorkerFleet, WorkerProcess, check_worker_script
+from helpers.processes import WorkerFleet, WorkerProcess
 from helpers.producer import Publisher
+from helpers.scaling_exercise import check_worker_script
 from helpers.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]

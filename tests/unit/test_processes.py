@@ -11,13 +11,13 @@ import pytest
 from helpers import processes, recorded_05
 from helpers.processes import (
     WorkerFleet,
-    check_worker_script,
     needs_rabbitmq,
     replay,
     script_command,
     shares_queues,
     worker_command,
 )
+from helpers.scaling_exercise import check_worker_script
 from helpers.topology import SEED, Topology
 from helpers.worker_cli import custom_topology
 
