@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from kombu import Connection
 
+from . import memory_transport
+
 __all__ = [
     'DEFAULT_URL', 'BrokerError', 'BrokerInfo', 'broker_url', 'transport_of',
     'safe_url', 'connect', 'check_broker', 'quiet_kombu_logging', 'one_line', 'MEMORY_IS_PRIVATE',
@@ -29,6 +31,8 @@ TRANSPORTS = {'memory': 'memory', 'amqp': 'amqp', 'amqps': 'amqp', 'pyamqp': 'am
 # it also bounds how long an idle worker takes to notice it should stop.
 # Redis keeps kombu's health_check_interval (25 s): kombu drops a BRPOP connection whose reply is overdue by
 # that much, and a message Redis popped for it is then lost; 2 s turned a 2.1 s stall into a lost message.
+memory_transport.install()  # before any thread uses memory://
+
 TRANSPORT_OPTIONS = {
     'memory': {'polling_interval': 0.005},
     'redis': {'polling_interval': 0.1},
