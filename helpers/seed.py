@@ -69,7 +69,9 @@ class SeedWorker(ThreadedConsumer):
 
     # -- a background thread, as in the seed (but one that can be stopped and joined: ThreadedConsumer) --
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
         """Ask the thread to stop and wait for it (the seed set should_stop and never waited)."""
+        # 15 s, not the Worker's 5: stuck on an unacked message, a seed worker on RabbitMQ once took over 5 s to
+        # end under a class's load (load average 29 on 2 cores).  join() returns as soon as the thread ends.
         super().stop(timeout)
         self.connection.release()
