@@ -57,9 +57,10 @@ def readme_setup_env() -> dict[str, str]:
 
 
 def guide_execute_command() -> str:
-    """The guide's command that re-executes a notebook on memory:// (the first it gives)."""
+    """The guide's command that re-executes a notebook of the course on memory:// (the first it gives)."""
     given = commands((ROOT / 'docs' / 'teachers-guide.md').read_text(encoding='utf-8'))
-    runs = [c for c in given if c.startswith('BROKER_URL=memory:// ') and 'tools/execute.py notebooks/' in c]
+    runs = [c for c in given if c.startswith('BROKER_URL=memory:// ') and 'tools/execute.py notebooks/' in c
+            and (ROOT / shlex.split(c)[-1]).is_file()]  # not a pattern such as notebooks/NN_name.ipynb
     assert runs, 'the guide gives no command that re-executes a notebook on memory://'
     return runs[0]
 
