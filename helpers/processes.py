@@ -414,4 +414,10 @@ def write_recordings(notebook: str | Path, url: str, target: str | Path | None =
 
 
 if __name__ == '__main__':
-    print(write_recordings(sys.argv[1], sys.argv[2]))
+    import argparse
+
+    parser = argparse.ArgumentParser(description="store 05's RabbitMQ outputs in helpers/recorded_05.py")
+    parser.add_argument('notebook', help='notebooks/05_scaling_out.ipynb, executed on RabbitMQ')
+    parser.add_argument('url', help='the RabbitMQ it ran on (its version goes in the recording)')
+    args = parser.parse_args()
+    print(write_recordings(args.notebook, args.url))

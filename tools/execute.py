@@ -26,9 +26,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from helpers.widget_view import LIVE_CLASS
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # README's set-up installs the requirements, not the helpers package
+from helpers.widget_view import LIVE_CLASS  # noqa: E402
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / 'notebooks'
+NOTEBOOKS = ROOT / 'notebooks'
 KERNELSPEC = {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}
 MODEL_ID = re.compile(r'[0-9a-f]{32}')
 VARIABLE = 'nbval-ignore-output'

@@ -8,7 +8,9 @@ code cell above the answer cell; then, in that kernel, as the learner's next cel
 - the stored starter prints ❌ and a hint;
 - each WRONG answer prints ❌ and its expected substring;
 - the OWN answer prints ✅;
-- ``%load solutions.nbNN_name`` pastes the solution, which prints ✅ run twice.
+- ``%load solutions.nbNN_name`` pastes the solution, which prints ✅ run twice; in a learners' copy made
+  by tools/handout.py, which has neither the solutions nor tests/exercises/, it pastes a cell that says the
+  copy was handed out without solutions, and prints that when run.
 
 Output holding 'Traceback', or an error output, fails the test. Last, the kernel is shut down (no
 clean-up cell ran) and nothing it started may outlive it: no process of its family (psutil) and, on
@@ -174,12 +176,19 @@ def kernel(request):
         yield kernel
 
 
+def handed_out_without(name: str) -> bool:
+    """True in a learners' copy (tools/handout.py) that was handed out without this notebook's solution."""
+    return f'nb{name}' in solutions.left_out()
+
+
 def test_every_notebook_has_a_solution_and_every_solution_a_notebook():
-    assert solutions.available() == [f'nb{name}' for name in NOTEBOOKS]
+    assert sorted(solutions.available() + solutions.left_out()) == [f'nb{name}' for name in NOTEBOOKS]
 
 
 @pytest.mark.parametrize('name', WITH_ANSWER)
 def test_every_exercise_has_its_data(name):
+    if handed_out_without(name):
+        pytest.skip('a learners\' copy: tools/handout.py leaves out tests/exercises/ (it holds right answers)')
     data = exercise_data.load(name)
     assert data is not None, f'tests/exercises/nb{name}.py is missing (WRONG and OWN, see tests/exercise_data.py)'
     for source, _expected in data.wrong:
@@ -191,7 +200,8 @@ def test_every_exercise_has_its_data(name):
 def test_the_answer_cell_says_how_to_load_the_solution(name):
     nb = _read(name)
     _check, answer = exercise_cells(nb)
-    assert nb.cells[answer].source.splitlines()[0] == FIRST_LINE.format(name=name)
+    first = solutions.ANSWER_LINE if handed_out_without(name) else FIRST_LINE.format(name=name)
+    assert nb.cells[answer].source.splitlines()[0] == first
 
 
 def test_the_stored_starter_prints_a_cross(kernel):
@@ -221,6 +231,8 @@ def test_an_own_right_answer_prints_a_tick(kernel):
 
 
 def test_the_loaded_solution_prints_a_tick_twice(kernel):
+    if handed_out_without(kernel.name):
+        pytest.skip('a learners\' copy, without this solution (see the next test)')
     text = kernel.load(f'%load solutions.nb{kernel.name}')
     assert text.startswith(f'# %load solutions.nb{kernel.name}\n')
     if kernel.name != FIXTURE:  # the fixture's stand-in for helpers.solutions is its own
@@ -228,6 +240,17 @@ def test_the_loaded_solution_prints_a_tick_twice(kernel):
     for _ in range(2):  # run twice, as a learner might
         out = kernel.run(text)
         assert verdict(out).lstrip().startswith('✅') and '❌' not in out, out
+
+
+def test_a_left_out_solution_explains_itself(kernel):
+    """In a learners' copy, %load pastes a cell saying there is no solution, which prints so when run."""
+    if not handed_out_without(kernel.name):
+        pytest.skip('this copy has the solution (tools/handout.py makes one without)')
+    text = kernel.load(f'%load solutions.nb{kernel.name}')
+    assert text.startswith(f'# %load solutions.nb{kernel.name}\n# {solutions.WITHOUT}'), text
+    out = kernel.run(text)
+    assert f'{solutions.WITHOUT}: there is no solutions.nb{kernel.name} to load' in out, out
+    assert '✅' not in out and '❌' not in out, out
 
 
 def test_nothing_outlives_the_kernel(kernel):
