@@ -16,7 +16,8 @@ For each notebook in ``notebooks/`` (and a fixture that follows the same convent
 7. no error output and no traceback anywhere on the page.
 
 On RabbitMQ (a second JupyterLab whose kernels get ``BROKER_URL`` = the tests' RabbitMQ, chosen as
-tests/conftest.py does: ``AMQP_URL``, else the vhost ``krl_tests``): steps 2, 3, 6 and 7.
+tests/conftest.py does: ``AMQP_URL``, else the vhost ``krl_tests``): steps 2, 3, 6 without the WRONG answers
+(tests/notebooks/test_exercises.py runs each of them on RabbitMQ, in a kernel) and 7.
 Restart Kernel and Run All instead of Run All, and a widget cell re-run alone after step 6 (its widgets
 used again), on the fixture and on the last course notebook with widgets. JupyterLab Dark: steps 1, 2,
 4 (without clicks) and 5, on the fixture (it shows every view the course has). Notebook 7, on the
@@ -322,7 +323,7 @@ def test_learner_path_rabbitmq(amqp_page, lab_amqp, plan):
     open_notebook(amqp_page, lab_amqp, plan.path)
     run_everything(amqp_page, plan)
     ran = time.perf_counter()
-    done = do_exercise(amqp_page, plan)
+    done = do_exercise(amqp_page, plan, wrong=0)  # each WRONG answer runs on RabbitMQ in test_exercises.py
     assert not page_problems(amqp_page), f'{plan.path}: error output: {page_problems(amqp_page)}'
     print(f'\nrabbitmq {plan.path}: open + Run All {ran - started:.1f} s, '
           f'exercise {time.perf_counter() - ran:.1f} s ({done})')
