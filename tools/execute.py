@@ -26,7 +26,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from helpers.widget_view import LIVE_CLASS
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's helpers, installed or not
+from helpers.widget_view import LIVE_CLASS  # noqa: E402
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / 'notebooks'
 KERNELSPEC = {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}
