@@ -78,6 +78,6 @@ def test_tester_refuses_an_unknown_broker():
 def test_queues_names_where_the_key_lands_on_the_testers_broker():
     assert KeyTester(SEED, broker='memory').queues('video') == [AUDIT_QUEUE]
     assert KeyTester(SEED, broker='redis').queues('video') == [AUDIT_QUEUE]
-    assert KeyTester(SEED, broker='amqp').queues('video') == [AUDIT_QUEUE, VIDEO_QUEUE]
+    assert KeyTester(SEED, broker='amqp').queues('video') == sorted([AUDIT_QUEUE, VIDEO_QUEUE])
     assert KeyTester(MEDIA, broker='memory').queues('image.upload.hd') == [
         AUDIT_QUEUE, IMAGE_QUEUE, THUMBNAIL_QUEUE]
