@@ -1,6 +1,7 @@
 """The course's names in the notebooks: list the cells that spell them, rename them, check them.
 
     .venv/bin/python tools/names.py                        # every cell that spells a name, and which
+    .venv/bin/python tools/names.py --name video_queue     # the cells that spell one name
     .venv/bin/python tools/names.py --rename old=new ...   # rewrite helpers/course_names.py and those cells
     .venv/bin/python tools/names.py --check                # exit 1 when a notebook spells a queue the course lacks
 
@@ -155,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='tools/names.py', description=main.__doc__)
     parser.add_argument('--rename', type=_pair, action='append', default=[], metavar='OLD=NEW',
                         help='rename a queue, exchange or key in helpers/course_names.py and every notebook cell')
+    parser.add_argument('--name', action='append', default=[], metavar='NAME',
+                        help='list only the cells that spell NAME (a queue, exchange or key; repeatable)')
     parser.add_argument('--check', action='store_true',
                         help='exit 1 if a notebook spells a queue that helpers/course_names.py does not have')
     parser.add_argument('notebooks', nargs='*', type=Path, help='notebooks (default: every one in notebooks/)')
@@ -180,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f'{len(paths)} notebooks agree with {_show(NAMES_FILE)}')
         return 0
-    vocabulary = course_vocabulary()
-    for spot in spellings([name for names in vocabulary.values() for name in names], paths):
+    wanted = args.name or [name for names in course_vocabulary().values() for name in names]
+    for spot in spellings(wanted, paths):
         print(f'{spot.where()}: {", ".join(spot.names)}')
     return 0
 

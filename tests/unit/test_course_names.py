@@ -33,16 +33,16 @@ def test_the_course_names_fit_together_and_build_the_topologies():
 
 
 @pytest.mark.parametrize('changes, words', [
-    ({'MEDIA_BINDINGS': course_names.MEDIA_BINDINGS + (('pdf_queue', 'doc.pdf.#'),)},
-     "MEDIA_EVENTS has no key that reaches 'pdf_queue'"),
-    ({'MEDIA_BUTTONS': ('doc.pdf.upload',), 'MEDIA_BINDINGS': (('user_queue', 'user.*'),)},
-     "MEDIA_BUTTONS has 'doc.pdf.upload', which reaches no queue"),
-    ({'SEED_BINDINGS': course_names.SEED_BINDINGS + (('clips_queue', 'clip.#'),)},
-     "SEED_HANDLERS must name each queue of SEED_BINDINGS once: missing ['clips_queue']"),
+    ({'MEDIA_BINDINGS': course_names.MEDIA_BINDINGS + (('zz_new_queue', 'zz.new.#'),)},
+     "MEDIA_EVENTS has no key that reaches 'zz_new_queue'"),
+    ({'MEDIA_BUTTONS': ('zz.new.upload',), 'MEDIA_BINDINGS': (('user_queue', 'user.*'),)},
+     "MEDIA_BUTTONS has 'zz.new.upload', which reaches no queue"),
+    ({'SEED_BINDINGS': course_names.SEED_BINDINGS + (('zz_new_queue', 'zz.#'),)},
+     "SEED_HANDLERS must name each queue of SEED_BINDINGS once: missing ['zz_new_queue']"),
     ({'SEED_BINDINGS': (('clips queue', 'video.#'),)}, "the queue 'clips queue'"),
-    ({'MEDIA_BINDINGS': course_names.MEDIA_BINDINGS + (('pdf_queue', 'doc.pdf*'),)}, 'a wildcard must be a whole'),
+    ({'MEDIA_BINDINGS': course_names.MEDIA_BINDINGS + (('zz_new_queue', 'zz.new*'),)}, 'a wildcard must be a whole'),
     ({'MEDIA_EVENTS': (('video', 1),) + course_names.MEDIA_EVENTS}, "memory:// and redis:// to"),
-    ({'VIDEO_QUEUE': 'clips_queue'}, "VIDEO_QUEUE = 'clips_queue' is not a queue of SEED_BINDINGS"),
+    ({'VIDEO_QUEUE': 'zz_new_queue'}, "VIDEO_QUEUE = 'zz_new_queue' is not a queue of SEED_BINDINGS"),
 ])
 def test_a_mistake_names_the_file_and_what_to_edit(changes, words):
     with pytest.raises(CourseNamesError) as caught:
