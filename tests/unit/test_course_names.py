@@ -94,3 +94,12 @@ def test_the_listing_shows_each_cell_that_spells_a_name(tmp_path):
     path = notebook(tmp_path, '# a heading\n', f"SEED.queue('{course_names.VIDEO_QUEUE}')  # video.#\n")
     [spot] = names_tool.spellings(['#', course_names.VIDEO_QUEUE, 'video.#'], [path])
     assert (spot.index, spot.names) == (1, (course_names.VIDEO_QUEUE, 'video.#'))
+
+
+def test_a_handler_table_with_an_old_queue_name_says_how_to_rename():
+    from helpers.worker import Worker
+    stale = {f'{course_names.VIDEO_QUEUE}_old': print, course_names.AUDIT_QUEUE: print}
+    with pytest.raises(ValueError) as caught:
+        Worker('memory://', handlers=stale)
+    assert f"no handler for queues ['{course_names.VIDEO_QUEUE}']" in str(caught.value)
+    assert 'tools/names.py --rename OLD=NEW' in str(caught.value) and 'helpers/course_names.py' in str(caught.value)
