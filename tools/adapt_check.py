@@ -6,7 +6,8 @@ Copies the course (the files git knows) to a temporary folder and adapts it ther
 ``tools/names.py --rename video_queue=clips_queue``, then three edits to ``helpers/course_names.py`` (a
 ``pdf_queue`` bound to ``doc.pdf.#``, a full-run event ``doc.pdf.upload``, and that key on one of 04's panel
 buttons).  Then, on the copy and on ``memory://``: the names check, the notebooks that spell or print the
-course's names re-executed with ``tools/execute.py``, the unit suite, and nbval strict on those notebooks.
+course's names re-executed with ``tools/execute.py``, the unit suite, nbval strict on those notebooks, and
+each one's solution loaded in a kernel (it must print ✅).
 Exits 1 when a step fails, and prints each step's time.
 """
 from __future__ import annotations
@@ -79,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         ('nbval strict', [py, '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '--nbval', *nbs,
                           '--nbval-current-env', '--nbval-sanitize-with', 'tests/nbval_sanitize.cfg',
                           '-o', 'testpaths=notebooks']),
+        ('loaded solutions print ✅', [py, '-m', 'pytest', '-p', 'no:cacheprovider', '-q',
+                                      'tests/notebooks/test_exercises.py', '-k',
+                                      f'loaded_solution and memory and ({" or ".join(NOTEBOOKS)})']),
     ]
     status = 0
     try:
