@@ -84,7 +84,7 @@ def media_handler(work_seconds: float = 0.0) -> Callable[[Any, Delivery], str]:
     def handle(body: Any, delivery: Delivery) -> str:
         if work_seconds:
             time.sleep(work_seconds)
-        if not delivery.queue.startswith('audit') and isinstance(body, dict) and body.get('corrupt'):
+        if not delivery.queue.startswith(course_names.AUDIT_QUEUE) and isinstance(body, dict) and body.get('corrupt'):
             name = body.get('file') or (f'{delivery.routing_key} #{body["n"]}' if 'n' in body else delivery.routing_key)
             raise MediaError(f'{name} (message {delivery.message_id}): the file is corrupt')
         return delivery.queue.removesuffix('_queue')
