@@ -1,6 +1,7 @@
 """helpers/course_names.py checks itself, and the notebooks agree with it (tools/names.py)."""
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import sys
@@ -103,3 +104,12 @@ def test_a_handler_table_with_an_old_queue_name_says_how_to_rename():
         Worker('memory://', handlers=stale)
     assert f"no handler for queues ['{course_names.VIDEO_QUEUE}']" in str(caught.value)
     assert 'tools/names.py --rename OLD=NEW' in str(caught.value) and 'helpers/course_names.py' in str(caught.value)
+
+
+def test_no_helper_spells_a_queue_or_exchange_of_the_course_but_the_names_file():
+    spelled = {*SEED.queue_names, *MEDIA.queue_names, SEED.exchange_name, MEDIA.exchange_name}
+    found = [f'{path.relative_to(ROOT)}:{node.lineno} {node.value!r}'
+             for path in sorted((ROOT / 'helpers').rglob('*.py')) if path.name != 'course_names.py'
+             for node in ast.walk(ast.parse(path.read_text(encoding='utf-8')))
+             if isinstance(node, ast.Constant) and node.value in spelled]
+    assert found == [], 'take these from helpers/course_names.py: ' + ', '.join(found)
