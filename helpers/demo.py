@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from . import config
+from .course_names import SEED_HANDLERS
 from .events import PUBLISHED, EventLog
 from .fullrun import RunResult, full_run
 from .producer import Publisher
@@ -41,7 +42,8 @@ def seed_scenario(url: str | None = None, timeout: float = 10.0) -> tuple[EventL
     log = EventLog()
     with config.connect(url) as conn:
         SEED.reset(conn)
-    handlers = {'video_queue': _transcode, 'audit_queue': _audit}
+    roles = {'transcode': _transcode, 'audit': _audit}
+    handlers = {queue: roles[role] for queue, role in SEED_HANDLERS.items()}  # checked by course_names on import
     with Worker(url, topology=SEED, handlers=handlers, log=log, name='demo-seed'), \
             Publisher(url, topology=SEED, log=log, name='seed') as publisher:
         for key, payload in SEED_MESSAGES:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import config
+from . import config, course_names
 from .events import PUBLISHED, SETTLED, EventLog
 from .producer import Publisher
 from .reconcile import Reconciliation, reconcile, wait_accounted
@@ -26,14 +26,9 @@ from .worker import Delivery, Worker
 __all__ = ['MEDIA_EVENTS', 'COPY_TAGS', 'MediaError', 'RunResult', 'scenario', 'media_handler', 'full_run',
            'delete_copies']
 
-#: The scenario's routing keys and how often each occurs (weights).  Every key
-#: routes the same way on RabbitMQ and on kombu's virtual transports.
-MEDIA_EVENTS: tuple[tuple[str, int], ...] = (
-    ('video.upload.hd', 3), ('video.upload.sd', 2), ('video.transcode.done', 2),
-    ('image.upload.png', 3), ('image.upload.jpeg', 3), ('image.resize.done', 2),
-    ('audio.upload.mp3', 2), ('audio.normalize.done', 1),
-    ('user.login', 3), ('user.signup', 1), ('user.password_reset', 1),
-)
+#: The scenario's routing keys and how often each occurs (weights), from helpers/course_names.py, which checks that
+#: every key routes the same way on RabbitMQ and on kombu's virtual transports and that every queue gets one.
+MEDIA_EVENTS: tuple[tuple[str, int], ...] = course_names.MEDIA_EVENTS
 
 #: 04 runs on copies of the topology (``MEDIA.renamed(tag)``), so the panel's workers never take their
 #: messages: 'run' for the full run and the timed runs, 'check' for the exercise's self-check.
@@ -89,7 +84,7 @@ def media_handler(work_seconds: float = 0.0) -> Callable[[Any, Delivery], str]:
     def handle(body: Any, delivery: Delivery) -> str:
         if work_seconds:
             time.sleep(work_seconds)
-        if not delivery.queue.startswith('audit') and isinstance(body, dict) and body.get('corrupt'):
+        if not delivery.queue.startswith(course_names.AUDIT_QUEUE) and isinstance(body, dict) and body.get('corrupt'):
             name = body.get('file') or (f'{delivery.routing_key} #{body["n"]}' if 'n' in body else delivery.routing_key)
             raise MediaError(f'{name} (message {delivery.message_id}): the file is corrupt')
         return delivery.queue.removesuffix('_queue')

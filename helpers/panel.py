@@ -22,6 +22,7 @@ from typing import Any, Optional, Union
 
 import ipywidgets as widgets
 
+from .course_names import SEED_BUTTONS
 from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
 from .producer import Published, Publisher
 from .topology import SEED, TopicKeyError, Topology, validate_routing_key
@@ -141,7 +142,7 @@ class ControlPanel(WidgetView):
     """
 
     def __init__(self, publisher: PublisherSource = None, topology: Topology = SEED,
-                 log: Optional[EventLog] = None, routing_keys: Iterable[str] = ('video.upload', 'user.login'),
+                 log: Optional[EventLog] = None, routing_keys: Iterable[str] = SEED_BUTTONS,
                  queues: Optional[Iterable[str]] = None, max_lines: int = 10,
                  payload: str = DEFAULT_PAYLOAD) -> None:
         self.topology = topology

@@ -7,17 +7,18 @@ and every other character is literal.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from kombu import Exchange, Queue, binding
 
-from . import namespace
+from . import course_names, namespace
 
 __all__ = [
     'TopicKeyError', 'RoutingKeyError', 'BindingKeyError', 'Topology', 'SEED', 'MEDIA',
     'matches', 'route', 'split_words', 'validate_routing_key', 'validate_binding_key',
-    'virtual_matches',
+    'virtual_matches', 'check_course_names',
 ]
 
 MAX_KEY_BYTES = 255
@@ -282,27 +283,106 @@ class Topology:
         }
 
 
-#: The seed tutorial's topology (01-03): every message goes to audit, video events to video.
-SEED = Topology(
-    'media_exchange',
-    (('video_queue', 'video.#'), ('audit_queue', '#')),
-    description="The seed tutorial's exchange: video events and an audit trail.",
-)
+# -- helpers/course_names.py, checked: its names must fit together before SEED and MEDIA are built ----------
 
-#: The full run's topology (04_full_run): media events whose routing keys have several words.
-MEDIA = Topology(
-    'media_events',
-    (
-        ('video_queue', 'video.#'),
-        ('image_queue', 'image.#'),
-        ('audio_queue', 'audio.#'),
-        ('thumbnail_queue', 'video.upload.*'),
-        ('thumbnail_queue', 'image.upload.*'),
-        ('user_queue', 'user.*'),
-        ('audit_queue', '#'),
-    ),
-    description='A media platform: uploads, transcodes, thumbnails, users and an audit trail.',
-)
+_NAME = re.compile(r'[A-Za-z][A-Za-z0-9_]*\Z')
+_HANDLER_ROLES = ('transcode', 'audit')
+_MEDIA_ROLES = ('VIDEO_QUEUE', 'AUDIT_QUEUE', 'IMAGE_QUEUE', 'AUDIO_QUEUE', 'THUMBNAIL_QUEUE', 'USER_QUEUE')
+
+
+def _fail(what: str) -> None:
+    raise course_names.CourseNamesError(f'{course_names.FILE}: {what}')
+
+
+def _check_topology(label: str, exchange: str, bindings, events, buttons) -> None:
+    if not isinstance(exchange, str) or not _NAME.match(exchange):
+        _fail(f'{label}_EXCHANGE = {exchange!r}: write a name of letters, digits and underscores')
+    if not bindings:
+        _fail(f'{label}_BINDINGS is empty: give at least one (queue, binding key) pair')
+    for pair in bindings:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            _fail(f'{label}_BINDINGS has {pair!r}: each entry is a (queue, binding key) pair')
+        queue, key = pair
+        if not isinstance(queue, str) or not _NAME.match(queue):
+            _fail(f'{label}_BINDINGS has the queue {queue!r}: write a name of letters, digits and underscores, '
+                  'as in "clips_queue"')
+        try:
+            validate_binding_key(key)
+        except TopicKeyError as exc:
+            _fail(f'{label}_BINDINGS, queue {queue!r}: {exc}')
+    queues = sorted({queue for queue, _key in bindings})
+
+    def routed(key: str) -> list[str]:
+        return sorted({queue for queue, binding in bindings if matches(binding, key)})
+
+    for kind, keys in (('BUTTONS', buttons), ('EVENTS', [key for key, _weight in events])):
+        for key in keys:
+            try:
+                validate_routing_key(key)
+            except TopicKeyError as exc:
+                _fail(f'{label}_{kind}: {exc}')
+            if not routed(key):
+                _fail(f'{label}_{kind} has {key!r}, which reaches no queue of {label}_BINDINGS: '
+                      'bind a queue to it or change the key')
+            virtual = sorted({q for q, binding in bindings if virtual_matches(binding, key)})
+            if virtual != routed(key):
+                _fail(f'{label}_{kind} has {key!r}, which RabbitMQ routes to {routed(key)} but memory:// and '
+                      f'redis:// to {virtual} (see 01): choose a key every broker routes alike')
+    if events:
+        for key, weight in events:
+            if not isinstance(weight, int) or weight < 1:
+                _fail(f'{label}_EVENTS gives {key!r} the weight {weight!r}: a whole number of 1 or more')
+        reached = {queue for key, _weight in events for queue in routed(key)}
+        for queue in queues:
+            if queue not in reached:
+                _fail(f'{label}_EVENTS has no key that reaches {queue!r} ({label}_BINDINGS binds it with '
+                      f'{[k for q, k in bindings if q == queue]}): add one, e.g. '
+                      f'({_example_key(bindings, queue)!r}, 1), or the full run expects 0 messages there')
+
+
+def _example_key(bindings, queue: str) -> str:
+    key = next(k for q, k in bindings if q == queue)
+    words = ['x' if word in ('*', '#') else word for word in key.split('.')] if key else ['x']
+    return '.'.join(words)
+
+
+def check_course_names(names=course_names) -> None:
+    """Raise CourseNamesError (naming helpers/course_names.py and what to edit there) if its names do not fit."""
+    _check_topology('SEED', names.SEED_EXCHANGE, names.SEED_BINDINGS, (), names.SEED_BUTTONS)
+    _check_topology('MEDIA', names.MEDIA_EXCHANGE, names.MEDIA_BINDINGS, names.MEDIA_EVENTS, names.MEDIA_BUTTONS)
+    if names.SEED_EXCHANGE == names.MEDIA_EXCHANGE:
+        _fail(f'SEED_EXCHANGE and MEDIA_EXCHANGE are both {names.SEED_EXCHANGE!r}: '
+              'the two topologies need two exchanges')
+    seed_queues = sorted({queue for queue, _key in names.SEED_BINDINGS})
+    if sorted(names.SEED_HANDLERS) != seed_queues:
+        missing = [q for q in seed_queues if q not in names.SEED_HANDLERS]
+        extra = [q for q in names.SEED_HANDLERS if q not in seed_queues]
+        _fail(f'SEED_HANDLERS must name each queue of SEED_BINDINGS once: missing {missing}, not a seed queue '
+              f'{extra}; give each seed queue one of {list(_HANDLER_ROLES)}')
+    for queue, role in names.SEED_HANDLERS.items():
+        if role not in _HANDLER_ROLES:
+            _fail(f'SEED_HANDLERS gives {queue!r} the handler {role!r}: choose one of {list(_HANDLER_ROLES)}')
+    media_queues = {queue for queue, _key in names.MEDIA_BINDINGS}
+    roles = [('VIDEO_QUEUE', names.VIDEO_QUEUE, seed_queues), ('AUDIT_QUEUE', names.AUDIT_QUEUE, seed_queues),
+             *((name, getattr(names, name), media_queues) for name in _MEDIA_ROLES)]
+    for role_name, queue, where in roles:
+        if queue not in where:
+            label = 'SEED' if where is seed_queues else 'MEDIA'
+            _fail(f'{role_name} = {queue!r} is not a queue of {label}_BINDINGS: the lessons and tests refer to it '
+                  'by that name; rename it here rather than remove it')
+
+
+
+check_course_names()
+
+
+#: The seed tutorial's topology (01-03), from helpers/course_names.py: every message to audit, video to video.
+SEED = Topology(course_names.SEED_EXCHANGE, course_names.SEED_BINDINGS,
+                description="The seed tutorial's exchange: video events and an audit trail.")
+
+#: The full run's topology (04_full_run), from helpers/course_names.py.
+MEDIA = Topology(course_names.MEDIA_EXCHANGE, course_names.MEDIA_BINDINGS,
+                 description='A media platform: uploads, transcodes, thumbnails, users and an audit trail.')
 
 
 def route(routing_key: str, topology: Topology = SEED) -> list[str]:

@@ -142,7 +142,12 @@ class Worker(ThreadedConsumer):
             return {queue: handlers or acknowledge for queue in self.queue_names}
         missing = [q for q in self.queue_names if q not in handlers]
         if missing:
-            raise ValueError(f'no handler for queues {missing}: give one handler per queue')
+            unknown = sorted(set(handlers) - set(self.queue_names))
+            raise ValueError(f'no handler for queues {missing}: give one handler per queue in the handlers= table '
+                             f'passed to Worker' + (f' (it names {unknown}, not queues of this topology: after a '
+                             'rename in helpers/course_names.py, tools/names.py --rename OLD=NEW rewrites the '
+                             "notebooks' tables)" if unknown else '')
+                             + '; the demo takes its table from SEED_HANDLERS in helpers/course_names.py')
         return {queue: handlers[queue] for queue in self.queue_names}
 
     # -- kombu's ConsumerMixin hooks (they run in the worker's thread) ---------

@@ -9,6 +9,7 @@ import pytest
 from conftest import declared
 
 from helpers import config
+from helpers.course_names import VIDEO_QUEUE
 from helpers.events import ACKED, DELIVERED, QUARANTINED, EventLog
 from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
@@ -54,7 +55,7 @@ def read_dead_letters(url: str, topology: Topology) -> list:
 @pytest.mark.broker
 def test_bad_bodies_are_quarantined_and_good_ones_around_them_are_kept(broker_url, topology):
     log = EventLog()
-    [video] = [q for q in topology.queue_names if q.startswith('video_queue')]
+    [video] = [q for q in topology.queue_names if q.startswith(VIDEO_QUEUE)]
     sizes = {}
     with Worker(broker_url, [video], topology=topology, log=log, name=f'bad-{topology.exchange_name}',
                 handlers=lambda body, d: sizes.setdefault(d.message_id, len(json.dumps(body)))), \

@@ -19,6 +19,7 @@ from helpers import config
 from helpers.celery_app import TASK_KEYS, celery_config, celery_route, make_app
 from helpers.celery_events import CeleryEvents
 from helpers.celery_workers import CeleryWorker, celery_command, course_queue
+from helpers.course_names import AUDIO_QUEUE, AUDIT_QUEUE, MEDIA_EXCHANGE, USER_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, EventLog
 from helpers.processes import WorkerProcess
 from helpers.reconcile import reconcile, wait_accounted
@@ -55,31 +56,31 @@ def test_celery_queues_are_the_topologys_queues_on_its_topic_exchange():
 def test_under_a_namespace_celery_gets_the_broker_names(monkeypatch):
     monkeypatch.setenv('LAB_NAMESPACE', 'ada')
     settings = celery_config(MEDIA, 'memory://')
-    assert sorted(q.name for q in settings['task_queues']) == [f'ada.media_events.{q}' for q in MEDIA.queue_names]
-    assert {b.exchange.name for q in settings['task_queues'] for b in q.bindings} == {'ada.media_events'}
-    assert settings['task_default_exchange'] == 'ada.media_events'
-    assert settings['task_default_queue'] == 'ada.media_events.audio_queue'
-    assert {route['exchange'] for route in settings['task_routes'].values()} == {'ada.media_events'}
-    assert MEDIA.course_name('ada.media_events.video_queue') == 'video_queue'
-    assert MEDIA.course_name('ada.media_events') == 'media_events'
-    with pytest.raises(ValueError, match="not a broker name of the 'media_events' topology"):
-        MEDIA.course_name('bob.media_events.video_queue')
+    assert sorted(q.name for q in settings['task_queues']) == [f'ada.{MEDIA_EXCHANGE}.{q}' for q in MEDIA.queue_names]
+    assert {b.exchange.name for q in settings['task_queues'] for b in q.bindings} == {f'ada.{MEDIA_EXCHANGE}'}
+    assert settings['task_default_exchange'] == f'ada.{MEDIA_EXCHANGE}'
+    assert settings['task_default_queue'] == f'ada.{MEDIA_EXCHANGE}.{AUDIO_QUEUE}'
+    assert {route['exchange'] for route in settings['task_routes'].values()} == {f'ada.{MEDIA_EXCHANGE}'}
+    assert MEDIA.course_name(f'ada.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}') == VIDEO_QUEUE
+    assert MEDIA.course_name(f'ada.{MEDIA_EXCHANGE}') == MEDIA_EXCHANGE
+    with pytest.raises(ValueError, match=f"not a broker name of the '{MEDIA_EXCHANGE}' topology"):
+        MEDIA.course_name(f'bob.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}')
 
 
 def test_a_worker_takes_the_course_names_and_consumes_the_broker_names(monkeypatch):
     monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    worker = CeleryWorker(['video_queue', 'user_queue'], 'memory://')
-    assert worker.label == 'video_queue,user_queue'
-    assert worker.broker_queues == ['ada.media_events.video_queue', 'ada.media_events.user_queue']
-    assert course_queue(MEDIA, 'ada.media_events.video_queue') == course_queue(MEDIA, 'video_queue') == 'video_queue'
-    assert course_queue(MEDIA, 'bob.media_events.video_queue') is None
+    worker = CeleryWorker([VIDEO_QUEUE, USER_QUEUE], 'memory://')
+    assert worker.label == f'{VIDEO_QUEUE},{USER_QUEUE}'
+    assert worker.broker_queues == [f'ada.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}', f'ada.{MEDIA_EXCHANGE}.{USER_QUEUE}']
+    assert course_queue(MEDIA, f'ada.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}') == course_queue(MEDIA, VIDEO_QUEUE) == VIDEO_QUEUE
+    assert course_queue(MEDIA, f'bob.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}') is None
 
 
 def test_a_worker_process_for_an_unknown_queue_is_refused_with_the_queues_named():
     proc = subprocess.run([sys.executable, '-m', 'helpers.celery_workers', '-Q', 'nope_queue'], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, env={**os.environ, 'BROKER_URL': 'memory://'})
     assert proc.returncode == 2
-    assert '-Q nope_queue: not a queue of the MEDIA topology' in proc.stderr and 'video_queue' in proc.stderr
+    assert '-Q nope_queue: not a queue of the MEDIA topology' in proc.stderr and VIDEO_QUEUE in proc.stderr
 
 
 @pytest.mark.parametrize('task_name', sorted(TASK_KEYS))
@@ -117,7 +118,7 @@ def test_a_celery_run_reconciles(name):
     assert result.expected == 3 + 3 + 2 + 2 + 2
     # the corrupt one (audio.x → audio_queue, audit_queue) failed in both queues, and only there
     failed = {(e.message_id, e.queue) for e in log.events(DEAD_LETTERED)}
-    assert failed == {(sent[3], 'audio_queue'), (sent[3], 'audit_queue')}
+    assert failed == {(sent[3], AUDIO_QUEUE), (sent[3], AUDIT_QUEUE)}
     assert log.count(DELIVERED) == result.expected and log.count(ACKED) == result.expected - 2
 
 
@@ -138,13 +139,13 @@ def test_a_task_whose_worker_is_killed_is_redelivered_on_rabbitmq():
     with declared(url, topology):
         app = make_app(topology, url)
         try:
-            first = WorkerProcess(celery_command('video_queue', sys.executable), 'c1', url, lambda: None)
+            first = WorkerProcess(celery_command(VIDEO_QUEUE, sys.executable), 'c1', url, lambda: None)
             processes.append(first)
             first.wait_ready(60)
             job = app.tasks['media.transcode'].delay(f'{uuid.uuid4().hex[:6]}.mp4', 5).id
             first.log.wait_until(lambda lg: job in lg.ids(DELIVERED), timeout=30, what='the task to start')
             first.kill()
-            second = WorkerProcess(celery_command('video_queue', sys.executable), 'c2', url, lambda: None)
+            second = WorkerProcess(celery_command(VIDEO_QUEUE, sys.executable), 'c2', url, lambda: None)
             processes.append(second)
             second.wait_ready(60)
             second.log.wait_until(lambda lg: job in lg.ids(ACKED), timeout=30, what='the redelivered task')
@@ -160,14 +161,14 @@ def test_a_retry_through_the_topic_exchange_is_copied_again():
     log = EventLog()
     with declared('memory://', MEDIA), CeleryEvents(log):
         app = make_app(MEDIA, 'memory://')
-        crew = [CeleryWorker([queue], 'memory://').start() for queue in ('audit_queue', 'video_queue')]
+        crew = [CeleryWorker([queue], 'memory://').start() for queue in (AUDIT_QUEUE, VIDEO_QUEUE)]
         try:
             app.tasks['media.flaky'].delay('clip.mp4', fail_times=1, countdown=0.05)
             log.wait_for(ACKED, 4, timeout=30)
         finally:
             CeleryWorker.stop_all(crew)
-    assert log.per_queue(ACKED) == {'audit_queue': 2, 'video_queue': 2}
-    assert log.per_queue('retried') == {'audit_queue': 1, 'video_queue': 1}
+    assert log.per_queue(ACKED) == {AUDIT_QUEUE: 2, VIDEO_QUEUE: 2}
+    assert log.per_queue('retried') == {AUDIT_QUEUE: 1, VIDEO_QUEUE: 1}
     rec = reconcile(MEDIA, log)
     assert rec.duplicates == 2 and rec.causes('duplicate') == {'task_retry': 2}
 
@@ -221,8 +222,8 @@ def test_celery_runs_in_two_namespaces_on_one_broker_do_not_cross(name, monkeypa
     monkeypatch.setenv('LAB_NAMESPACE', f'a{tag}')
     try:
         with config.connect(url) as conn:  # b's workers, consuming every queue, left a's tasks alone
-            assert {q: MEDIA.message_count(conn, q) for q in ('audit_queue', 'video_queue')} == \
-                {'audit_queue': 3, 'video_queue': 3}
+            assert {q: MEDIA.message_count(conn, q) for q in (AUDIT_QUEUE, VIDEO_QUEUE)} == \
+                {AUDIT_QUEUE: 3, VIDEO_QUEUE: 3}
         with CeleryEvents(log_a):
             crew = [CeleryWorker([queue], url).start() for queue in MEDIA.queue_names]
             try:

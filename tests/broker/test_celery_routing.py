@@ -23,6 +23,7 @@ from helpers import config
 from helpers.celery_app import landing, make_app
 from helpers.celery_events import CeleryEvents
 from helpers.celery_workers import CeleryWorker, quiet_celery_logging
+from helpers.course_names import USER_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, EventLog
 from helpers.topology import MEDIA
 
@@ -126,7 +127,7 @@ def test_a_broadcast_call_reaches_every_workers_queue_except_on_redis(name):
 def test_delivery_info_has_exchange_key_priority_and_redelivered_but_no_queue(name):
     url = require_broker(BROKERS[name])
     log = EventLog()
-    with declared(url, MEDIA), CeleryEvents(log), CeleryWorker(['user_queue'], url):
+    with declared(url, MEDIA), CeleryEvents(log), CeleryWorker([USER_QUEUE], url):
         make_app(MEDIA, url).tasks['media.process'].apply_async(({'n': 0, 'peek': True},), routing_key='user.peek')
         log.wait_for(ACKED, 1, timeout=30)
     [event] = log.events(ACKED)

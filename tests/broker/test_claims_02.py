@@ -18,6 +18,7 @@ import pytest
 from conftest import BROKERS, declared, require_broker
 
 from helpers.config import connect
+from helpers.course_names import VIDEO_QUEUE
 from helpers.topology import SEED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DIES_BEFORE_ITS_ACK = '''
 import os, signal, sys
 from helpers.config import connect
+from helpers.course_names import VIDEO_QUEUE
 from helpers.topology import SEED
 
 url, tag = sys.argv[1:]
@@ -37,7 +39,7 @@ def die(body, message):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-with conn.Consumer([SEED.renamed(tag).queue(f'video_queue_{tag}')], accept=['json'], prefetch_count=1,
+with conn.Consumer([SEED.renamed(tag).queue(f'{VIDEO_QUEUE}_{tag}')], accept=['json'], prefetch_count=1,
                    callbacks=[die]):
     conn.drain_events(timeout=10)
 '''
@@ -80,7 +82,7 @@ def restore_visible(url, topology, **transport_options):
 def test_a_clean_close_before_the_ack_requeues_except_on_memory(broker_url):
     tag = uuid.uuid4().hex[:8]
     with declared(broker_url, SEED.renamed(tag)) as topology:
-        queue = topology.queue(f'video_queue_{tag}')
+        queue = topology.queue(f'{VIDEO_QUEUE}_{tag}')
         publish_upload(broker_url, topology)
         taken = []
         conn = connect(broker_url)
@@ -100,7 +102,7 @@ def test_a_killed_consumer_process(broker):
     url = require_broker(BROKERS[broker])
     tag = uuid.uuid4().hex[:8]
     with declared(url, SEED.renamed(tag)) as topology:
-        queue = topology.queue(f'video_queue_{tag}')
+        queue = topology.queue(f'{VIDEO_QUEUE}_{tag}')
         publish_upload(url, topology)
         child = subprocess.run([sys.executable, '-c', DIES_BEFORE_ITS_ACK, url, tag], cwd=ROOT,
                                capture_output=True, text=True, timeout=30, env={**os.environ, 'PYTHONPATH': str(ROOT)})

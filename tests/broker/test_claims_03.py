@@ -8,6 +8,7 @@ from conftest import BROKERS, declared, require_broker
 from kombu import Producer
 
 from helpers.config import connect
+from helpers.course_names import VIDEO_QUEUE
 from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
 
@@ -19,7 +20,7 @@ def publish_one(url, topology, declare):
         Producer(conn.default_channel).publish({'file': 'movie.mp4'}, exchange=topology.exchange(),
                                                routing_key='video.upload', serializer='json', declare=declare)
     with connect(url) as conn:
-        return topology.message_count(conn, 'video_queue')
+        return topology.message_count(conn, VIDEO_QUEUE)
 
 
 @pytest.mark.broker

@@ -11,6 +11,7 @@ import pytest
 from conftest import IN_CI
 
 from helpers import classroom, config
+from helpers.course_names import AUDIT_QUEUE, SEED_EXCHANGE, VIDEO_QUEUE
 from helpers.events import EventLog
 from helpers.producer import Publisher
 from helpers.rabbitadmin import AdminError, ManagementAPI, RabbitmqCtl
@@ -117,7 +118,7 @@ def test_a_real_class_of_two_vhosts_is_made_watched_and_removed(real_api, monkey
             publisher.publish('video.upload', {'file': 'a.mp4'})
         _wait_for(lambda: classroom.status(real_api, learners)[0].flags, 'a stuck queue')
         [seen, other] = classroom.status(real_api, learners)
-        assert 'stuck: video_queue (1 waiting, no consumer)' in seen.flags
+        assert f'stuck: {VIDEO_QUEUE} (1 waiting, no consumer)' in seen.flags
         assert other.flags == [] and other.queues == ()
         with Worker(ada.url, log=EventLog(), name='class-test'):
             _wait_for(lambda: classroom.status(real_api, learners)[0].consumers == 2, 'two consumers')
@@ -158,8 +159,9 @@ def test_namespaces_on_one_real_vhost_are_told_apart_and_removed(real_admin, mon
                 _wait_for(lambda: classroom.status(real_api, learners)[1].connections >= 1, 'bob\'s connection')
                 ada, bob = classroom.status(real_api, learners)
                 assert ada.queues == () and ada.connections == 0
-                assert [q.name for q in bob.queues] == ['media_exchange/audit_queue', 'media_exchange/dead_letters',
-                                                        'media_exchange/video_queue']
+                assert [q.name for q in bob.queues] == sorted([f'{SEED_EXCHANGE}/{AUDIT_QUEUE}',
+                                                               f'{SEED_EXCHANGE}/dead_letters',
+                                                               f'{SEED_EXCHANGE}/{VIDEO_QUEUE}'])
                 assert bob.connections >= 1
     finally:
         classroom.remove(real_api, learners)

@@ -6,6 +6,9 @@ import sys
 import time
 from pathlib import Path
 
+from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
+from helpers.topology import MEDIA
+
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {'published', 'delivered', 'acked', 'dead_lettered', 'duplicates', 'lost', 'seconds'}
 
@@ -24,9 +27,8 @@ def test_demo_json_contract():
     report = json.loads(done.stdout)  # the whole of stdout is one JSON object
     assert KEYS <= set(report)
     assert report['published'] == 50 and report['lost'] == 0 and report['duplicates'] == 0
-    assert set(report['delivered']) == {'audio_queue', 'audit_queue', 'image_queue', 'thumbnail_queue',
-                                        'user_queue', 'video_queue'}
-    assert report['delivered']['audit_queue'] == 50  # '#' receives everything
+    assert sorted(report['delivered']) == MEDIA.queue_names
+    assert report['delivered'][AUDIT_QUEUE] == 50  # '#' receives everything
     assert report['acked'] + report['dead_lettered'] + report['quarantined'] == report['expected']
     # the full run's seconds, from its first publish to its last settled copy: more than nothing, and
     # less than the whole process took (which also started Python and ran the seed's scenario)
@@ -37,6 +39,6 @@ def test_demo_text_ends_in_the_reconciliation():
     done = run_demo('--messages', '20', '--workers', '2')
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert 'video.upload  → audit_queue, video_queue' in lines
+    assert f'video.upload  → {AUDIT_QUEUE}, {VIDEO_QUEUE}' in lines
     assert any(line.startswith('total') for line in lines)
     assert lines[-1] == '✅ every message accounted for'

@@ -27,6 +27,7 @@ import pytest
 from conftest import BROKERS, declared, require_broker
 
 from helpers import config
+from helpers.course_names import VIDEO_QUEUE
 from helpers.events import ACKED, DELIVERED, PUBLISHED, RECONNECTED, EventLog
 from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
@@ -110,7 +111,7 @@ class Lines:
 
 def test_killed_worker_process_message_is_redelivered_and_handled(amqp_url, topology):
     namespace = topology.exchange_name
-    [video] = [q for q in topology.queue_names if q.startswith('video_queue')]
+    [video] = [q for q in topology.queue_names if q.startswith(VIDEO_QUEUE)]
     proc = subprocess.Popen(
         [sys.executable, '-m', 'helpers.worker', '--broker', amqp_url, '--exchange', namespace,
          *[f'--bind={queue}={key}' for queue, key in topology.bindings],

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import BROKERS, require_broker
 
+from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # The same notebook-level code two learners run at once (02's worker and 04's reset of MEDIA included).
@@ -55,4 +57,4 @@ def test_two_namespaces_on_one_rabbitmq_vhost_never_cross():
     for ns, seen in learners.items():
         mine = [f'{ns}-{n:04d}' for n in range(1, 21)]
         assert seen['acked'] == sorted(mine * 2), f'{ns} handled another learner\'s messages'
-        assert seen['left'] == {'audit_queue': 0, 'video_queue': 0}
+        assert seen['left'] == {AUDIT_QUEUE: 0, VIDEO_QUEUE: 0}

@@ -1,6 +1,7 @@
 """The panel on each broker: each click publishes once and the counters match the log."""
 from __future__ import annotations
 
+from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, PUBLISHED
 from helpers.panel import ControlPanel, log_line
 from helpers.worker import Worker
@@ -24,10 +25,10 @@ def test_each_click_publishes_once_and_counters_match_the_log(broker_url, unique
         panel.wait_drawn()  # the worker thread drew the last events, no refresh needed
         shown = panel.counts()
     ours = {q: len([i for i in log.ids(ACKED, q) if i in mine]) for q in unique_topology.queue_names}
-    assert ours == {'audit_queue': 4, 'video_queue': 3}
+    assert ours == {AUDIT_QUEUE: 4, VIDEO_QUEUE: 3}
     assert shown == {q: f'{q}: {n} acked' for q, n in log.per_queue(ACKED).items()}
     assert len(panel.lines()) == 4
     assert panel.refresh().counts() == shown
     # The worker may ack before the main thread logs 'published': after refresh the view follows the log.
-    assert panel.lines() == [log_line(e, len('audit_queue')) for e in log.events()[-4:]]
+    assert panel.lines() == [log_line(e, len(AUDIT_QUEUE)) for e in log.events()[-4:]]
     panel.close()

@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from helpers import config
+from helpers.course_names import AUDIT_QUEUE
 from helpers.events import PUBLISHED
 from helpers.fullrun import full_run, scenario
 from helpers.topology import MEDIA
@@ -25,7 +26,7 @@ def test_full_run_reconciles_on_every_broker(broker_url):
     assert rec.lost == 0 and rec.duplicates == 0 and rec.unexpected == 0 and rec.ok
     assert rec.expected == sum(len(MEDIA.route(key)) for key, _payload in scenario(60, corrupt_rate=0.05))
     assert rec.dead_lettered == sum(1 for key, payload in scenario(60, corrupt_rate=0.05)
-                                    for q in MEDIA.route(key) if payload.get('corrupt') and q != 'audit_queue')
+                                    for q in MEDIA.route(key) if payload.get('corrupt') and q != AUDIT_QUEUE)
     assert rec.dead_lettered > 0
     assert result.seconds > 0
 

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import pytest
 from conftest import BROKERS, require_broker
 
+from helpers.course_names import VIDEO_QUEUE
 from helpers.events import EventLog
 from helpers.worker import Worker
 
@@ -75,7 +76,7 @@ def test_a_worker_stops_promptly_while_its_broker_is_down(name):
     port = urlparse(url).port or {'amqp': 5672, 'redis': 6379}[name]
     forwarder = Forwarder(port)
     via = url.replace(f':{port}/', f':{forwarder.port}/')
-    worker = Worker(via, queues=['video_queue'], log=EventLog(), name=f'outage-{name}').start()
+    worker = Worker(via, queues=[VIDEO_QUEUE], log=EventLog(), name=f'outage-{name}').start()
     failures = []
     report = worker.on_connection_error
     worker.on_connection_error = lambda exc, interval: (failures.append(interval), report(exc, interval))

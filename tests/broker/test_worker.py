@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, QUARANTINED, RETRIED
 from helpers.producer import Publisher
 from helpers.worker import Worker, WorkerError
@@ -18,7 +19,7 @@ def _dead_letter_count(url, topology):
 
 
 def test_each_message_handled_once_per_bound_queue(broker_url, unique_topology, log):
-    seen = {'video_queue': [], 'audit_queue': []}
+    seen = {VIDEO_QUEUE: [], AUDIT_QUEUE: []}
     handlers = {q: (lambda q: lambda body, d: seen[d.queue].append(body['n']))(q) for q in seen}
     with Worker(broker_url, topology=unique_topology, handlers=handlers, log=log), \
             Publisher(broker_url, topology=unique_topology, log=log) as pub:
@@ -40,10 +41,10 @@ def test_failing_handler_is_retried_then_dead_lettered(broker_url, unique_topolo
         if body.get('fail'):
             raise ValueError('cannot transcode')
     with Worker(broker_url, topology=unique_topology, handlers=fragile, log=log, max_retries=2,
-                queues=['video_queue']), Publisher(broker_url, topology=unique_topology, log=log) as pub:
+                queues=[VIDEO_QUEUE]), Publisher(broker_url, topology=unique_topology, log=log) as pub:
         bad = pub.publish('video.upload', {'fail': True})
         good = pub.publish('video.upload', {'fail': False})
-        log.wait_for(ACKED, 1, queue='video_queue')
+        log.wait_for(ACKED, 1, queue=VIDEO_QUEUE)
         log.wait_for(DEAD_LETTERED, 1)
     assert log.ids(RETRIED) == [bad.message_id] * 2
     [parked] = log.events(DEAD_LETTERED)
@@ -53,7 +54,7 @@ def test_failing_handler_is_retried_then_dead_lettered(broker_url, unique_topolo
 
 
 def test_undecodable_and_disallowed_bodies_are_quarantined(broker_url, unique_topology, log):
-    with Worker(broker_url, topology=unique_topology, log=log, queues=['video_queue']), \
+    with Worker(broker_url, topology=unique_topology, log=log, queues=[VIDEO_QUEUE]), \
             Publisher(broker_url, topology=unique_topology, log=log) as pub:
         pub.publish_raw('video.upload', b'{not json', 'application/json')
         pub.publish('video.upload', {'x': 1}, serializer='pickle')
@@ -87,7 +88,7 @@ def test_stop_under_load_loses_nothing(broker_url, unique_topology, log):
             while not worker.should_stop and time.monotonic() < deadline:  # until stop() is called
                 time.sleep(0.01)
 
-    worker = Worker(broker_url, topology=unique_topology, log=log, queues=['video_queue'],
+    worker = Worker(broker_url, topology=unique_topology, log=log, queues=[VIDEO_QUEUE],
                     handlers=hold_the_tenth).start()
     with Publisher(broker_url, topology=unique_topology, log=log) as pub:
         for i in range(300):
@@ -95,7 +96,7 @@ def test_stop_under_load_loses_nothing(broker_url, unique_topology, log):
     assert holding.wait(10), 'the worker never reached the 10th message'
     worker.stop()
     acked = log.ids(ACKED)
-    waiting = _waiting_ids(broker_url, unique_topology, 'video_queue')
+    waiting = _waiting_ids(broker_url, unique_topology, VIDEO_QUEUE)
     assert 'm9' in acked, 'the message in hand when stop() was called was not finished and acked'
     assert waiting, f'all {len(acked)} messages were handled before the stop: it interrupted nothing'
     # Each id once: a message missing before m9 was taken by another consumer of the queue (on redis:// any

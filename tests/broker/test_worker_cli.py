@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from conftest import BROKERS, require_broker
 
+from helpers.course_names import VIDEO_QUEUE
 from helpers.events import Event
 from helpers.worker_cli import ERROR, READY, event_fields, event_line, read_line
 
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_an_event_line_reads_back_as_written():
-    event = Event('acked', 'p1-0001', 'video.upload', 'video_queue', 1.0, 'transcoded "x"\nok')
+    event = Event('acked', 'p1-0001', 'video.upload', VIDEO_QUEUE, 1.0, 'transcoded "x"\nok')
     fields = read_line(event_line(event.kind, 'w1', **event_fields(event)) + '\n')
     assert fields is not None and fields['kind'] == 'acked' and fields['worker'] == 'w1'
     assert {key: fields[key] for key in ('queue', 'routing_key', 'message_id', 'detail')} == event_fields(event)

@@ -4,6 +4,8 @@ Each source is a whole answer cell, run in the notebook's kernel after the cells
 the check declares the bindings on the broker the notebook runs on and prints one line.
 """
 
+from helpers.course_names import SEED_EXCHANGE  # 01 names its Exchange variable after the exchange
+
 START = '# Your answer. To see a solution, replace this cell with: %load solutions.nb01_topology\n'
 
 # (answer cell, a substring its ❌ line must contain); the most typical mistake first.
@@ -56,13 +58,13 @@ security = Queue('security', bindings=[binding(events, routing_key='admin.#'),
 print(check_queues([thumbnails, 'eu_events', security]))
 """, "❌ 'eu_events' is a string"),
     # bound to the seed's exchange instead of `events`
-    (START + """thumbnails = Queue('thumbnails', bindings=[binding(media_exchange, routing_key='video.upload.*'),
-                                       binding(media_exchange, routing_key='image.upload.*')])
+    (START + f"""thumbnails = Queue('thumbnails', bindings=[binding({SEED_EXCHANGE}, routing_key='video.upload.*'),
+                                       binding({SEED_EXCHANGE}, routing_key='image.upload.*')])
 eu_events = Queue('eu_events', exchange=events, routing_key='*.*.eu')
 security = Queue('security', bindings=[binding(events, routing_key='admin.#'),
                                        binding(events, routing_key='*.login.*')])
 print(check_queues([thumbnails, eu_events, security]))
-""", "❌ 'thumbnails' is bound to the exchange 'media_exchange'"),
+""", f"❌ 'thumbnails' is bound to the exchange '{SEED_EXCHANGE}'"),
     # an exchange of its own with the right name but type direct
     (START + """mine = Exchange('events', type='direct')
 thumbnails = Queue('thumbnails', bindings=[binding(mine, routing_key='video.upload.*'),

@@ -5,6 +5,7 @@ from conftest import declared
 from kombu import Producer
 
 from helpers.config import connect
+from helpers.course_names import VIDEO_QUEUE
 from helpers.topology import SEED, Topology
 
 
@@ -19,4 +20,4 @@ def test_kombu_declares_an_entity_once_per_connection(memory_url, monkeypatch):
         for _ in range(3):
             producer.publish({'file': 'movie.mp4'}, routing_key='video.upload', declare=[topology.exchange()])
         assert len(calls) == 1
-        assert topology.message_count(conn, 'video_queue') == 3
+        assert topology.message_count(conn, VIDEO_QUEUE) == 3

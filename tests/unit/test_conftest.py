@@ -10,10 +10,11 @@ pytest_plugins = ['pytester']
 CONFTEST = Path(__file__).resolve().parents[1] / 'conftest.py'
 
 ABANDONS_A_WORKER = '''
+from helpers.course_names import VIDEO_QUEUE
 from helpers.worker import Worker
 
 def test_forgets_to_stop_its_worker():
-    Worker('memory://', queues=['video_queue'], name='abandoned').start()
+    Worker('memory://', queues=[VIDEO_QUEUE], name='abandoned').start()
 '''
 
 

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from helpers.course_names import AUDIT_QUEUE, MEDIA_EXCHANGE, THUMBNAIL_QUEUE, VIDEO_QUEUE
 from helpers.diagram import BOX_COLUMNS, DiagramSVG, LiveDiagram, last_route, render_svg
 from helpers.events import (
     ACKED,
@@ -85,7 +86,7 @@ def test_one_box_per_queue_and_one_edge_per_binding(topology):
 def test_media_queue_with_two_bindings_has_two_edges():
     root = parse(render_svg(MEDIA, EventLog()))
     keys = sorted(g.get('data-binding-key') for g in groups(root, 'edge')
-                  if g.get('data-queue') == 'thumbnail_queue')
+                  if g.get('data-queue') == THUMBNAIL_QUEUE)
     assert keys == ['image.upload.*', 'video.upload.*']
 
 
@@ -148,19 +149,19 @@ def test_dead_letter_box_totals_every_queue(topology):
 
 # (topology, scripted messages (id, key, delivered to), lit edges, status)
 ROUTES = [
-    (SEED, [('a', 'video.upload', None)], {('video_queue', 'video.#'), ('audit_queue', '#')}, 'routed'),
-    (SEED, [('a', 'video.upload', ['video_queue'])], {('video_queue', 'video.#')}, 'delivered'),
-    (SEED, [('a', 'image.upload', ['audit_queue'])], {('audit_queue', '#')}, 'delivered'),
-    (SEED, [('a', 'video.upload', ['video_queue', 'audit_queue']), ('b', 'user.signup', None)],
-     {('audit_queue', '#')}, 'routed'),
+    (SEED, [('a', 'video.upload', None)], {(VIDEO_QUEUE, 'video.#'), (AUDIT_QUEUE, '#')}, 'routed'),
+    (SEED, [('a', 'video.upload', [VIDEO_QUEUE])], {(VIDEO_QUEUE, 'video.#')}, 'delivered'),
+    (SEED, [('a', 'image.upload', [AUDIT_QUEUE])], {(AUDIT_QUEUE, '#')}, 'delivered'),
+    (SEED, [('a', 'video.upload', [VIDEO_QUEUE, AUDIT_QUEUE]), ('b', 'user.signup', None)],
+     {(AUDIT_QUEUE, '#')}, 'routed'),
     # only the binding that matched is lit, not every binding of the queue
     (MEDIA, [('a', 'video.upload.mp4', None)],
-     {('video_queue', 'video.#'), ('thumbnail_queue', 'video.upload.*'), ('audit_queue', '#')}, 'routed'),
-    (MEDIA, [('a', 'image.upload.png', ['thumbnail_queue'])],
-     {('thumbnail_queue', 'image.upload.*')}, 'delivered'),
+     {(VIDEO_QUEUE, 'video.#'), (THUMBNAIL_QUEUE, 'video.upload.*'), (AUDIT_QUEUE, '#')}, 'routed'),
+    (MEDIA, [('a', 'image.upload.png', [THUMBNAIL_QUEUE])],
+     {(THUMBNAIL_QUEUE, 'image.upload.*')}, 'delivered'),
     # a delivery no binding explains (the bindings changed since) lights all edges of its queue
-    (MEDIA, [('a', 'video.upload', ['thumbnail_queue'])],
-     {('thumbnail_queue', 'video.upload.*'), ('thumbnail_queue', 'image.upload.*')}, 'delivered'),
+    (MEDIA, [('a', 'video.upload', [THUMBNAIL_QUEUE])],
+     {(THUMBNAIL_QUEUE, 'video.upload.*'), (THUMBNAIL_QUEUE, 'image.upload.*')}, 'delivered'),
     (SHOP, [('a', 'order.paid', ['orders']), ('b', 'invoice.sent', None)], set(), 'unroutable'),
     (SHOP, [('a', 'invoice.sent', None), ('b', 'order.paid', None)], {('orders', 'order.*')}, 'routed'),
 ]
@@ -196,8 +197,8 @@ def test_lit_queues_before_delivery_are_the_topology_route(key):
 
 def test_delivery_without_a_publish_event_still_lights_its_route():
     log = EventLog()
-    log.record(DELIVERED, 'a', 'video.upload', 'video_queue')
-    assert last_route(SEED, log.events()).queues == ('video_queue',)
+    log.record(DELIVERED, 'a', 'video.upload', VIDEO_QUEUE)
+    assert last_route(SEED, log.events()).queues == (VIDEO_QUEUE,)
 
 
 @pytest.mark.parametrize('record_unroutable', [True, False])
@@ -269,7 +270,7 @@ def test_live_diagram_is_an_html_widget_showing_the_svg():
     assert diagram.html.value == render_svg(MEDIA, log, title='t')
     publish(log, 'later', 'user.signup', MEDIA)
     assert diagram.refresh().html.value == render_svg(MEDIA, log, title='t')
-    assert repr(diagram) == '<LiveDiagram of media_events (idle)>'
+    assert repr(diagram) == f'<LiveDiagram of {MEDIA_EXCHANGE} (idle)>'
 
 
 def test_an_empty_log_passed_in_is_the_one_followed():
@@ -298,7 +299,7 @@ def test_follow_redraws_from_the_recording_thread_and_close_stops_it():
     producer.join()
     diagram.wait_drawn()
     assert diagram.html.value == render_svg(SEED, log)
-    assert queue_counts(parse(diagram.html.value))['audit_queue']['acked'] == 300
+    assert queue_counts(parse(diagram.html.value))[AUDIT_QUEUE]['acked'] == 300
     diagram.close()
     assert not diagram.following and diagram.error is None
     assert diagram_threads() == []

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
 from helpers.explain import PROMPT, explain_key, why
 from helpers.topology import MEDIA, SEED, Topology, matches
 
@@ -41,20 +42,20 @@ def test_why_agrees_with_matches(binding_key, routing_key):
 def test_explain_key_lists_every_binding_and_the_queues():
     assert explain_key('video.upload', SEED).splitlines() == [
         "routing key 'video.upload': 2 words (video | upload)",
-        "  ✔ video_queue  'video.#'  # takes 'upload'",
-        "  ✔ audit_queue  '#'        # takes 'video.upload'",
-        '→ delivered to: audit_queue, video_queue',
+        f"  ✔ {VIDEO_QUEUE}  'video.#'  # takes 'upload'",
+        f"  ✔ {AUDIT_QUEUE}  '#'        # takes 'video.upload'",
+        f'→ delivered to: {AUDIT_QUEUE}, {VIDEO_QUEUE}',
     ]
 
 
 def test_explain_key_on_rabbitmq_names_what_memory_and_redis_do_where_they_differ():
     assert explain_key('video', SEED, 'amqp').splitlines() == [
         "routing key 'video': 1 word (video)",
-        "  ✔ video_queue  'video.#'  # takes no words "
+        f"  ✔ {VIDEO_QUEUE}  'video.#'  # takes no words "
         "(memory://, redis://: kombu's regex ^video\\..*?$ does not match)",
-        "  ✔ audit_queue  '#'        # takes 'video'",
-        '→ RabbitMQ delivers to: audit_queue, video_queue',
-        '  (memory:// and redis:// would deliver to: audit_queue)',
+        f"  ✔ {AUDIT_QUEUE}  '#'        # takes 'video'",
+        f'→ RabbitMQ delivers to: {AUDIT_QUEUE}, {VIDEO_QUEUE}',
+        f'  (memory:// and redis:// would deliver to: {AUDIT_QUEUE})',
     ]
 
 
@@ -62,10 +63,10 @@ def test_explain_key_on_rabbitmq_names_what_memory_and_redis_do_where_they_diffe
 def test_explain_key_on_a_virtual_broker_shows_its_own_routing_and_rabbitmqs_labelled(broker):
     assert explain_key('video', SEED, broker).splitlines() == [
         "routing key 'video': 1 word (video)",
-        "  ✘ video_queue  'video.#'  kombu's regex ^video\\..*?$ does not match (RabbitMQ: # takes no words)",
-        "  ✔ audit_queue  '#'        # takes 'video'",
-        f'→ {broker}:// delivers to: audit_queue',
-        '  (RabbitMQ would deliver to: audit_queue, video_queue)',
+        f"  ✘ {VIDEO_QUEUE}  'video.#'  kombu's regex ^video\\..*?$ does not match (RabbitMQ: # takes no words)",
+        f"  ✔ {AUDIT_QUEUE}  '#'        # takes 'video'",
+        f'→ {broker}:// delivers to: {AUDIT_QUEUE}',
+        f'  (RabbitMQ would deliver to: {AUDIT_QUEUE}, {VIDEO_QUEUE})',
     ]
 
 
@@ -77,7 +78,7 @@ def test_explain_key_labels_both_answers_on_a_custom_topology():
 
 
 def test_explain_key_says_when_nothing_receives_the_key():
-    only_video = Topology('t', (('video_queue', 'video.*'),))
+    only_video = Topology('t', ((VIDEO_QUEUE, 'video.*'),))
     assert explain_key('user.login', only_video).splitlines()[-1] == (
         '→ delivered to no queue: the message is dropped')
 
@@ -107,6 +108,6 @@ def test_why_works_where_ipywidgets_cannot_be_imported(monkeypatch):
         monkeypatch.delitem(sys.modules, name)  # import the course afresh; restored after the test
     explain = importlib.import_module('helpers.explain')
     assert explain.why('video.#', 'video.upload') == "# takes 'upload'"
-    assert explain.explain_key('video.upload').splitlines()[-1] == '→ delivered to: audit_queue, video_queue'
+    assert explain.explain_key('video.upload').splitlines()[-1] == f'→ delivered to: {AUDIT_QUEUE}, {VIDEO_QUEUE}'
     with pytest.raises(ModuleNotFoundError, match='import of ipywidgets halted'):
         importlib.import_module('helpers.key_tester')  # the view does need widgets: the block is real

@@ -1,6 +1,7 @@
 """The routing-key tester's widget: a text box and the explanation under it, without a browser."""
 import pytest
 
+from helpers.course_names import AUDIT_QUEUE, IMAGE_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE
 from helpers.explain import PROMPT, explain_key
 from helpers.key_tester import KeyTester
 from helpers.topology import MEDIA, SEED
@@ -18,8 +19,8 @@ def test_typing_a_key_updates_the_output():
     tester = KeyTester(MEDIA)
     tester.text.value = 'image.upload.hd'
     assert tester.result == explain_key('image.upload.hd', MEDIA)
-    assert tester.result.endswith('→ delivered to: audit_queue, image_queue, thumbnail_queue')
-    assert '<pre' in tester.output.value and 'thumbnail_queue' in tester.output.value
+    assert tester.result.endswith(f'→ delivered to: {AUDIT_QUEUE}, {IMAGE_QUEUE}, {THUMBNAIL_QUEUE}')
+    assert '<pre' in tester.output.value and THUMBNAIL_QUEUE in tester.output.value
 
 
 def test_test_method_drives_the_box_like_a_learner():
@@ -41,7 +42,8 @@ def test_tester_shows_a_static_snapshot_with_the_live_widget():
     tester.test('video.upload')
     bundle = tester._repr_mimebundle_()
     assert bundle['application/vnd.jupyter.widget-view+json']['model_id'] == tester.widget.model_id
-    assert 'Routing key:' in bundle['text/html'] and 'delivered to: audit_queue, video_queue' in bundle['text/html']
+    assert 'Routing key:' in bundle['text/html']
+    assert f'delivered to: {AUDIT_QUEUE}, {VIDEO_QUEUE}' in bundle['text/html']
     assert bundle['text/plain'] == f'<KeyTester for {SEED.exchange_name}>'
     assert tester.text.style.description_width == 'initial'
     assert tester.widget._repr_mimebundle_() == bundle  # `tester.widget` as a cell's value: the same
@@ -55,11 +57,12 @@ def test_tester_shows_the_current_brokers_routing(monkeypatch):
     tester = KeyTester(SEED)
     assert tester.broker == 'memory'
     assert tester.test('video').splitlines()[-2:] == [
-        '→ memory:// delivers to: audit_queue', '  (RabbitMQ would deliver to: audit_queue, video_queue)']
+        f'→ memory:// delivers to: {AUDIT_QUEUE}', f'  (RabbitMQ would deliver to: {AUDIT_QUEUE}, {VIDEO_QUEUE})']
     monkeypatch.setenv('BROKER_URL', 'amqp://guest:guest@localhost:5672//')
     assert KeyTester(SEED).test('video').splitlines()[-2:] == [
-        '→ RabbitMQ delivers to: audit_queue, video_queue', '  (memory:// and redis:// would deliver to: audit_queue)']
-    assert KeyTester(SEED, broker='redis').test('video').splitlines()[-2] == '→ redis:// delivers to: audit_queue'
+        f'→ RabbitMQ delivers to: {AUDIT_QUEUE}, {VIDEO_QUEUE}',
+        f'  (memory:// and redis:// would deliver to: {AUDIT_QUEUE})']
+    assert KeyTester(SEED, broker='redis').test('video').splitlines()[-2] == f'→ redis:// delivers to: {AUDIT_QUEUE}'
 
 
 def test_tester_says_one_answer_where_every_broker_agrees():
@@ -73,8 +76,8 @@ def test_tester_refuses_an_unknown_broker():
 
 
 def test_queues_names_where_the_key_lands_on_the_testers_broker():
-    assert KeyTester(SEED, broker='memory').queues('video') == ['audit_queue']
-    assert KeyTester(SEED, broker='redis').queues('video') == ['audit_queue']
-    assert KeyTester(SEED, broker='amqp').queues('video') == ['audit_queue', 'video_queue']
+    assert KeyTester(SEED, broker='memory').queues('video') == [AUDIT_QUEUE]
+    assert KeyTester(SEED, broker='redis').queues('video') == [AUDIT_QUEUE]
+    assert KeyTester(SEED, broker='amqp').queues('video') == sorted([AUDIT_QUEUE, VIDEO_QUEUE])
     assert KeyTester(MEDIA, broker='memory').queues('image.upload.hd') == [
-        'audit_queue', 'image_queue', 'thumbnail_queue']
+        AUDIT_QUEUE, IMAGE_QUEUE, THUMBNAIL_QUEUE]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import config, namespace
+from helpers.course_names import AUDIT_QUEUE, SEED_EXCHANGE, THUMBNAIL_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, EventLog
 from helpers.processes import worker_command
 from helpers.producer import Publisher
@@ -49,27 +50,27 @@ def test_a_bad_namespace_is_refused_with_the_variable_named(monkeypatch, bad):
 
 def test_unset_keeps_the_course_names(monkeypatch):
     monkeypatch.delenv('LAB_NAMESPACE', raising=False)
-    assert broker_names(SEED) == ['media_exchange', 'media_exchange.dlx', 'audit_queue', 'video_queue',
-                                  'media_exchange.dead_letters']
+    assert broker_names(SEED) == [SEED_EXCHANGE, f'{SEED_EXCHANGE}.dlx', AUDIT_QUEUE, VIDEO_QUEUE,
+                                  f'{SEED_EXCHANGE}.dead_letters']
 
 
 def test_a_namespace_prefixes_every_broker_name(monkeypatch):
     monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    assert broker_names(SEED) == ['ada.media_exchange', 'ada.media_exchange.dlx',
-                                  'ada.media_exchange.audit_queue', 'ada.media_exchange.video_queue',
-                                  'ada.media_exchange.dead_letters']
-    queue = SEED.queue('video_queue')
-    assert [b.exchange.name for b in queue.bindings] == ['ada.media_exchange']
-    assert SEED.dead_letter_queue().exchange.name == 'ada.media_exchange.dlx'
+    assert broker_names(SEED) == [f'ada.{SEED_EXCHANGE}', f'ada.{SEED_EXCHANGE}.dlx',
+                                  f'ada.{SEED_EXCHANGE}.{AUDIT_QUEUE}', f'ada.{SEED_EXCHANGE}.{VIDEO_QUEUE}',
+                                  f'ada.{SEED_EXCHANGE}.dead_letters']
+    queue = SEED.queue(VIDEO_QUEUE)
+    assert [b.exchange.name for b in queue.bindings] == [f'ada.{SEED_EXCHANGE}']
+    assert SEED.dead_letter_queue().exchange.name == f'ada.{SEED_EXCHANGE}.dlx'
 
 
 def test_the_course_names_stay_what_the_cells_show(monkeypatch):
     monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    assert SEED.queue_names == ['audit_queue', 'video_queue']
-    assert SEED.exchange_name == 'media_exchange'
-    assert SEED.dead_letter_queue_name == 'media_exchange.dead_letters'
-    assert SEED.describe()['queues'] == {'audit_queue': ['#'], 'video_queue': ['video.#']}
-    assert MEDIA.route('video.upload.hd') == ['audit_queue', 'thumbnail_queue', 'video_queue']
+    assert SEED.queue_names == sorted([AUDIT_QUEUE, VIDEO_QUEUE])
+    assert SEED.exchange_name == SEED_EXCHANGE
+    assert SEED.dead_letter_queue_name == f'{SEED_EXCHANGE}.dead_letters'
+    assert SEED.describe()['queues'] == {AUDIT_QUEUE: ['#'], VIDEO_QUEUE: ['video.#']}
+    assert MEDIA.route('video.upload.hd') == sorted([AUDIT_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE])
 
 
 def test_no_two_course_topologies_share_a_broker_name(monkeypatch):
@@ -98,8 +99,8 @@ def test_the_cli_worker_maps_its_custom_topology(monkeypatch):
 
 
 def test_owner_finds_the_learner_of_a_broker_name():
-    assert namespace.owner('ada.media_exchange.video_queue', ['ad', 'ada', 'bob']) == 'ada'
-    assert namespace.owner('video_queue', ['ada']) == ''
+    assert namespace.owner(f'ada.{SEED_EXCHANGE}.{VIDEO_QUEUE}', ['ad', 'ada', 'bob']) == 'ada'
+    assert namespace.owner(VIDEO_QUEUE, ['ada']) == ''
 
 
 def test_two_learners_on_one_memory_broker_keep_their_messages(monkeypatch, memory_url):
@@ -118,12 +119,12 @@ def test_two_learners_on_one_memory_broker_keep_their_messages(monkeypatch, memo
     with Worker(memory_url, handlers=lambda body, d: None, log=log, name='ns-bob'), Publisher(memory_url) as pub:
         pub.publish('video.upload', {'file': 'bob.mp4'}, message_id='bob-1')
         log.wait_for(ACKED, 2)
-    assert sorted((e.message_id, e.queue) for e in log.events(ACKED)) == [('bob-1', 'audit_queue'),
-                                                                         ('bob-1', 'video_queue')]
+    assert sorted((e.message_id, e.queue) for e in log.events(ACKED)) == [('bob-1', AUDIT_QUEUE),
+                                                                         ('bob-1', VIDEO_QUEUE)]
     with config.connect(memory_url) as conn:
-        assert SEED.message_count(conn, 'video_queue') == 0
+        assert SEED.message_count(conn, VIDEO_QUEUE) == 0
         monkeypatch.setenv('LAB_NAMESPACE', f'ada{tag}')
-        assert SEED.message_count(conn, 'video_queue') == 1
+        assert SEED.message_count(conn, VIDEO_QUEUE) == 1
         SEED.delete(conn)
         monkeypatch.setenv('LAB_NAMESPACE', f'bob{tag}')
         SEED.delete(conn)
@@ -137,13 +138,13 @@ def test_dead_letters_go_to_the_learners_own_queue(monkeypatch, memory_url):
 
     def fail(body, delivery):
         raise ValueError('no file')
-    with Worker(memory_url, queues=['video_queue'], handlers=fail, log=log, max_retries=0, name='ns-dl'), \
+    with Worker(memory_url, queues=[VIDEO_QUEUE], handlers=fail, log=log, max_retries=0, name='ns-dl'), \
             Publisher(memory_url, log=log) as publisher:
         publisher.publish('video.upload', {}, message_id='bad')
         log.wait_for(DEAD_LETTERED, 1)
     with config.connect(memory_url) as conn, conn.channel() as channel:
         parked = SEED.dead_letter_queue().bind(channel).get(no_ack=True)
-        assert parked.headers['x-original-queue'] == 'video_queue'
+        assert parked.headers['x-original-queue'] == VIDEO_QUEUE
         SEED.delete(conn)
 
 

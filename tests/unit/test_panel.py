@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from helpers import config
+from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, DELIVERED, PUBLISHED, QUARANTINED
 from helpers.panel import ControlPanel, PayloadError, counter_text, log_line, parse_payload, shorten
 from helpers.producer import Publisher
@@ -104,7 +105,7 @@ def test_labels_are_shown_in_full(panel):
 
 def test_long_details_are_shortened_in_the_log():
     from helpers.events import Event
-    event = Event(QUARANTINED, 'm1', 'user.login', 'audit_queue', 0.0, 'bad body: ' + 'x' * 2000)
+    event = Event(QUARANTINED, 'm1', 'user.login', AUDIT_QUEUE, 0.0, 'bad body: ' + 'x' * 2000)
     line = log_line(event)
     assert len(line) < 200 and line.endswith('… (+1930 characters))')
     assert shorten('two\nlines') == 'two lines'
@@ -212,12 +213,12 @@ def test_factory_must_share_the_log(memory_url, private, log):
 @pytest.mark.parametrize('broker_url', ['memory'], indirect=True)
 def test_worker_thread_updates_reach_the_widgets(memory_url, unique_topology, log):
     with ControlPanel(memory_url, topology=unique_topology, log=log) as panel, \
-            Worker(memory_url, topology=unique_topology, log=log, queues=['video_queue']):
+            Worker(memory_url, topology=unique_topology, log=log, queues=[VIDEO_QUEUE]):
         panel.payload_box.value = '{"file": "a.mp4"}'
         panel.buttons['video.upload'].click()
         log.wait_for(ACKED, 1)
         panel.wait_drawn()
-        assert panel.counters['video_queue'].value == 'video_queue: 1 acked'
+        assert panel.counters[VIDEO_QUEUE].value == f'{VIDEO_QUEUE}: 1 acked'
         assert 'video.upload' in panel.log_view.value
 
 
@@ -235,12 +236,12 @@ def test_counter_text(kinds, text):
 @pytest.mark.parametrize('broker_url', ['memory'], indirect=True)
 def test_quarantined_messages_show_in_the_counter(broker_url, unique_topology, log):
     with ControlPanel(broker_url, topology=unique_topology, log=log) as panel, \
-            Worker(broker_url, topology=unique_topology, log=log, queues=['audit_queue']), \
+            Worker(broker_url, topology=unique_topology, log=log, queues=[AUDIT_QUEUE]), \
             Publisher(broker_url, topology=unique_topology, log=log) as pub:
         pub.publish_raw('user.login', b'{oops', 'application/json')
         log.wait_for(QUARANTINED, 1)
         panel.wait_drawn()
-        assert panel.counts()['audit_queue'] == 'audit_queue: 0 acked (1 quarantined)'
+        assert panel.counts()[AUDIT_QUEUE] == f'{AUDIT_QUEUE}: 0 acked (1 quarantined)'
 
 
 def test_close_leaves_no_threads_and_stops_following(memory_url, private, log):

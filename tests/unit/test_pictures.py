@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from helpers.course_names import AUDIT_QUEUE, SEED_EXCHANGE, USER_QUEUE, VIDEO_QUEUE
 from helpers.pictures import Picture, deliveries_svg, svg_img
 from helpers.topology import MEDIA, SEED, Topology
 
@@ -15,26 +16,26 @@ def texts(svg: str) -> list[str]:
 
 
 def test_the_seeds_two_copies_reach_one_callback():
-    svg = deliveries_svg(SEED, 'video.upload', {'process_task': ['audit_queue', 'video_queue']})
+    svg = deliveries_svg(SEED, 'video.upload', {'process_task': [AUDIT_QUEUE, VIDEO_QUEUE]})
     shown = texts(svg)
-    assert {'media_exchange', 'audit_queue', 'video_queue', 'process_task', '#', 'video.#'} <= set(shown)
+    assert {SEED_EXCHANGE, AUDIT_QUEUE, VIDEO_QUEUE, 'process_task', '#', 'video.#'} <= set(shown)
     assert '2 copies of the message' in shown
-    assert svg == deliveries_svg(SEED, 'video.upload', {'process_task': ['audit_queue', 'video_queue']})
+    assert svg == deliveries_svg(SEED, 'video.upload', {'process_task': [AUDIT_QUEUE, VIDEO_QUEUE]})
 
 
 def test_one_handler_per_queue_gets_one_copy_each():
-    shown = texts(deliveries_svg(SEED, 'video.upload', {'audit': ['audit_queue'], 'transcode': ['video_queue']}))
+    shown = texts(deliveries_svg(SEED, 'video.upload', {'audit': [AUDIT_QUEUE], 'transcode': [VIDEO_QUEUE]}))
     assert shown.count('1 copy of the message') == 2
 
 
 def test_only_the_queues_the_key_reaches_are_drawn():
-    shown = texts(deliveries_svg(MEDIA, 'user.login', {'audit': ['audit_queue'], 'users': ['user_queue']}))
-    assert 'user_queue' in shown and 'audit_queue' in shown and 'video_queue' not in shown
+    shown = texts(deliveries_svg(MEDIA, 'user.login', {'audit': [AUDIT_QUEUE], 'users': [USER_QUEUE]}))
+    assert USER_QUEUE in shown and AUDIT_QUEUE in shown and VIDEO_QUEUE not in shown
 
 
 def test_the_picture_brings_its_own_card_and_ink():
     """Notebooks draw SVG output in an <img>, out of the theme's reach: the card makes it readable on any."""
-    root = ET.fromstring(deliveries_svg(SEED, 'user.login', {'audit': ['audit_queue']}))
+    root = ET.fromstring(deliveries_svg(SEED, 'user.login', {'audit': [AUDIT_QUEUE]}))
     card = root.find(f'{SVG}rect')
     assert root.get('color') == '#1f2328' and root.get('fill') == 'currentColor'
     assert card.get('fill') == '#ffffff'
@@ -42,17 +43,17 @@ def test_the_picture_brings_its_own_card_and_ink():
 
 
 @pytest.mark.parametrize(('key', 'consumers', 'message'), [
-    ('report', {'x': ['video_queue']}, 'reaches no queue'),
+    ('report', {'x': [VIDEO_QUEUE]}, 'reaches no queue'),
     ('video.upload', {'x': ['nope_queue']}, "does not have"),
 ])
 def test_bad_arguments_say_what_is_wrong(key, consumers, message):
     with pytest.raises(ValueError, match=message):
-        deliveries_svg(Topology('videos', (('video_queue', 'video.#'),)), key, consumers)
+        deliveries_svg(Topology('videos', ((VIDEO_QUEUE, 'video.#'),)), key, consumers)
 
 
 def test_a_picture_is_an_img_of_the_same_svg_with_its_title_as_alt():
     """Unrun notebooks refuse SVG output and strip inline <svg>; an <img> with a data URI survives."""
-    svg = deliveries_svg(SEED, 'video.upload', {'audit': ['audit_queue']}, title='A <small> & "quoted" title')
+    svg = deliveries_svg(SEED, 'video.upload', {'audit': [AUDIT_QUEUE]}, title='A <small> & "quoted" title')
     html = Picture(svg)._repr_html_()
     img = ET.fromstring(html)
     assert img.tag == 'img' and '<svg' not in html

@@ -3,6 +3,7 @@
 import pytest
 
 from helpers import solutions
+from helpers.course_names import AUDIT_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, RECONNECTED, UNACKED, EventLog
 from helpers.fullrun import MEDIA_EVENTS, scenario
 from helpers.reconcile import CAUSES, Unaccounted, reconcile, wait_accounted
@@ -10,21 +11,21 @@ from helpers.topology import MEDIA, SEED, virtual_matches
 
 # (events after publishing m1 'video.upload' and m2 'user.login' on SEED, expected per-queue counters)
 CASES = [
-    pytest.param([('m1', 'video_queue', ACKED), ('m1', 'audit_queue', ACKED), ('m2', 'audit_queue', ACKED)],
-                 {'audit_queue': dict(expected=2, acked=2, lost=0), 'video_queue': dict(expected=1, acked=1, lost=0)},
+    pytest.param([('m1', VIDEO_QUEUE, ACKED), ('m1', AUDIT_QUEUE, ACKED), ('m2', AUDIT_QUEUE, ACKED)],
+                 {AUDIT_QUEUE: dict(expected=2, acked=2, lost=0), VIDEO_QUEUE: dict(expected=1, acked=1, lost=0)},
                  True, id='all settled'),
-    pytest.param([('m1', 'video_queue', ACKED), ('m2', 'audit_queue', ACKED)],
-                 {'audit_queue': dict(expected=2, acked=1, lost=1)}, False, id='one copy lost'),
-    pytest.param([('m1', 'video_queue', DEAD_LETTERED), ('m1', 'audit_queue', ACKED),
-                  ('m2', 'audit_queue', QUARANTINED)],
-                 {'video_queue': dict(dead_lettered=1, lost=0), 'audit_queue': dict(quarantined=1, lost=0)},
+    pytest.param([('m1', VIDEO_QUEUE, ACKED), ('m2', AUDIT_QUEUE, ACKED)],
+                 {AUDIT_QUEUE: dict(expected=2, acked=1, lost=1)}, False, id='one copy lost'),
+    pytest.param([('m1', VIDEO_QUEUE, DEAD_LETTERED), ('m1', AUDIT_QUEUE, ACKED),
+                  ('m2', AUDIT_QUEUE, QUARANTINED)],
+                 {VIDEO_QUEUE: dict(dead_lettered=1, lost=0), AUDIT_QUEUE: dict(quarantined=1, lost=0)},
                  True, id='dead-lettered and quarantined count as settled'),
-    pytest.param([('m1', 'video_queue', ACKED), ('m1', 'video_queue', ACKED), ('m1', 'audit_queue', ACKED),
-                  ('m2', 'audit_queue', ACKED)],
-                 {'video_queue': dict(acked=2, duplicates=1, lost=0)}, False, id='acked twice is a duplicate'),
-    pytest.param([('m1', 'video_queue', ACKED), ('m1', 'audit_queue', ACKED), ('m2', 'audit_queue', ACKED),
-                  ('m2', 'video_queue', ACKED)],
-                 {'video_queue': dict(expected=1, unexpected=1, lost=0)}, False, id='settled where not routed'),
+    pytest.param([('m1', VIDEO_QUEUE, ACKED), ('m1', VIDEO_QUEUE, ACKED), ('m1', AUDIT_QUEUE, ACKED),
+                  ('m2', AUDIT_QUEUE, ACKED)],
+                 {VIDEO_QUEUE: dict(acked=2, duplicates=1, lost=0)}, False, id='acked twice is a duplicate'),
+    pytest.param([('m1', VIDEO_QUEUE, ACKED), ('m1', AUDIT_QUEUE, ACKED), ('m2', AUDIT_QUEUE, ACKED),
+                  ('m2', VIDEO_QUEUE, ACKED)],
+                 {VIDEO_QUEUE: dict(expected=1, unexpected=1, lost=0)}, False, id='settled where not routed'),
 ]
 
 
@@ -48,14 +49,14 @@ def test_reconcile_counts(outcomes, wanted, ok):
 def test_table_is_deterministic_and_has_a_total_row():
     log = EventLog()
     log.record(PUBLISHED, 'm1', 'video.upload')
-    for queue in ('video_queue', 'audit_queue'):
+    for queue in (VIDEO_QUEUE, AUDIT_QUEUE):
         log.record(DELIVERED, 'm1', 'video.upload', queue)
         log.record(ACKED, 'm1', 'video.upload', queue)
     table = reconcile(SEED, log).table()
     assert table == reconcile(SEED, log).table()
     lines = table.splitlines()
     assert lines[0] == 'published: 1, unroutable: 0'
-    assert [line.split()[0] for line in lines[3:5]] == ['audit_queue', 'video_queue']
+    assert [line.split()[0] for line in lines[3:5]] == sorted([AUDIT_QUEUE, VIDEO_QUEUE])
     assert lines[-2].split()[:2] == ['total', '2'] and lines[-1].startswith('✅')
 
 
@@ -116,13 +117,13 @@ STORIES = [
 def test_every_duplicate_and_lost_copy_is_explained_from_the_log(story, problem, cause):
     log = EventLog()
     for kind, detail, queue in story:
-        queue = 'video_queue' if queue else ''
+        queue = VIDEO_QUEUE if queue else ''
         log.record(kind, '' if kind == RECONNECTED else 'm1', 'video.upload', queue, detail)
-    log.record(DELIVERED, 'm1', 'video.upload', 'audit_queue')
-    log.record(ACKED, 'm1', 'video.upload', 'audit_queue')
+    log.record(DELIVERED, 'm1', 'video.upload', AUDIT_QUEUE)
+    log.record(ACKED, 'm1', 'video.upload', AUDIT_QUEUE)
     result = reconcile(SEED, log, 'redis')
     [why] = result.explanations
-    assert (why.problem, why.queue, why.message_id, why.cause) == (problem, 'video_queue', 'm1', cause)
+    assert (why.problem, why.queue, why.message_id, why.cause) == (problem, VIDEO_QUEUE, 'm1', cause)
     assert result.causes(problem) == {cause: 1}
     assert why.words == CAUSES[cause].format(broker='redis ')
     assert why.last_known.startswith('published +0.00 s')
@@ -136,14 +137,14 @@ def test_every_duplicate_and_lost_copy_is_explained_from_the_log(story, problem,
 def test_a_timeout_names_the_missing_copies_and_what_the_log_last_knew():
     log = EventLog()
     log.record(PUBLISHED, 'm1', 'video.upload')
-    log.record(DELIVERED, 'm1', 'video.upload', 'audit_queue')
-    log.record(ACKED, 'm1', 'video.upload', 'audit_queue')
-    log.record(DELIVERED, 'm1', 'video.upload', 'video_queue')
+    log.record(DELIVERED, 'm1', 'video.upload', AUDIT_QUEUE)
+    log.record(ACKED, 'm1', 'video.upload', AUDIT_QUEUE)
+    log.record(DELIVERED, 'm1', 'video.upload', VIDEO_QUEUE)
     with pytest.raises(Unaccounted) as caught:
         wait_accounted(SEED, log, timeout=0.05)
     message = str(caught.value)
     assert 'is a worker running' not in message
-    assert 'video_queue m1: delivered, and the handler has not finished with it' in message
+    assert f'{VIDEO_QUEUE} m1: delivered, and the handler has not finished with it' in message
     assert 'delivered +' in message
     assert caught.value.reconciliation.lost == 1
 
@@ -162,7 +163,7 @@ def test_demo_json_prints_its_object_when_the_run_fails(monkeypatch, capsys):
     report = json.loads(out)
     assert report['ok'] is False and report['lost'] == 3 and 'have not settled' in report['error']
     assert report['causes']['lost'] == {'never_delivered': 3}
-    assert {e['queue'] for e in report['explanations']} == {'audit_queue', 'thumbnail_queue', 'video_queue'}
+    assert {e['queue'] for e in report['explanations']} == {AUDIT_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE}
     assert err.splitlines()[-1].startswith('error: after')  # after the progress bars
 
 
@@ -170,8 +171,8 @@ def test_a_copy_handled_whose_ack_is_in_doubt_is_unconfirmed_not_lost():
     from helpers.events import HANDLED_NOTE
     log = EventLog()
     log.record(PUBLISHED, 'm1', 'user.login')
-    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue')
-    log.record(UNACKED, 'm1', 'user.login', 'audit_queue', f'{HANDLED_NOTE} (Connection reset); ...')
+    log.record(DELIVERED, 'm1', 'user.login', AUDIT_QUEUE)
+    log.record(UNACKED, 'm1', 'user.login', AUDIT_QUEUE, f'{HANDLED_NOTE} (Connection reset); ...')
     result = wait_accounted(SEED, log, timeout=5, grace=0.05)
     assert result.lost == 0 and result.ok
     assert result.causes('unconfirmed') == {'ack_unconfirmed': 1}
@@ -183,8 +184,8 @@ def test_a_redelivery_the_broker_flags_is_a_lost_ack():
     log = EventLog()
     log.record(PUBLISHED, 'm1', 'user.login')
     for detail in ('', REDELIVERED_NOTE):
-        log.record(DELIVERED, 'm1', 'user.login', 'audit_queue', detail)
-        log.record(ACKED, 'm1', 'user.login', 'audit_queue')
+        log.record(DELIVERED, 'm1', 'user.login', AUDIT_QUEUE, detail)
+        log.record(ACKED, 'm1', 'user.login', AUDIT_QUEUE)
     assert reconcile(SEED, log).causes('duplicate') == {'lost_ack': 1}
 
 
@@ -207,16 +208,16 @@ def test_a_flagged_redelivery_logged_before_the_first_ack_is_still_a_lost_ack():
     from helpers.events import REDELIVERED_NOTE
     log = EventLog()
     log.record(PUBLISHED, 'm1', 'user.login')
-    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue')
-    log.record(DELIVERED, 'm1', 'user.login', 'audit_queue', REDELIVERED_NOTE)
-    log.record(ACKED, 'm1', 'user.login', 'audit_queue')
-    log.record(ACKED, 'm1', 'user.login', 'audit_queue')
+    log.record(DELIVERED, 'm1', 'user.login', AUDIT_QUEUE)
+    log.record(DELIVERED, 'm1', 'user.login', AUDIT_QUEUE, REDELIVERED_NOTE)
+    log.record(ACKED, 'm1', 'user.login', AUDIT_QUEUE)
+    log.record(ACKED, 'm1', 'user.login', AUDIT_QUEUE)
     assert reconcile(SEED, log).causes('duplicate') == {'lost_ack': 1}
 
 
 def test_the_verdict_is_the_tables_line_after_the_totals():
     log = EventLog()
-    for kind, queue in [(PUBLISHED, ''), (DELIVERED, 'video_queue'), (ACKED, 'video_queue'), (ACKED, 'video_queue')]:
+    for kind, queue in [(PUBLISHED, ''), (DELIVERED, VIDEO_QUEUE), (ACKED, VIDEO_QUEUE), (ACKED, VIDEO_QUEUE)]:
         log.record(kind, 'm1', 'video.upload', queue)  # acked twice in video_queue, never in audit_queue
     result = reconcile(SEED, log)
     lines = result.table().splitlines()
@@ -234,8 +235,8 @@ def test_demo_json_prints_its_object_also_when_a_publisher_gives_up(monkeypatch,
 
     def failing_run(url, messages, workers, producers, *, log, **_options):
         log.record(PUBLISHED, 'r1p1-0001', 'user.login')
-        log.record(DELIVERED, 'r1p1-0001', 'user.login', 'audit_queue')
-        log.record(ACKED, 'r1p1-0001', 'user.login', 'audit_queue')
+        log.record(DELIVERED, 'r1p1-0001', 'user.login', AUDIT_QUEUE)
+        log.record(ACKED, 'r1p1-0001', 'user.login', AUDIT_QUEUE)
         raise OperationalError('[Errno 111] Connection refused')
     monkeypatch.setattr(demo, 'full_run', failing_run)
     assert demo.main(['--broker', 'memory://', '--json']) == 2
@@ -250,16 +251,16 @@ def test_a_copy_another_program_published_is_unexpected_and_named_not_a_duplicat
     log = EventLog()
     log.record(PUBLISHED, 'r1p1-aaaaaa-0001', 'user.login')
     for mid in ('r1p1-aaaaaa-0001', 'r1p1-bbbbbb-0001'):  # ours, then the other program's, in the same queue
-        log.record(DELIVERED, mid, 'user.login', 'audit_queue')
-        log.record(ACKED, mid, 'user.login', 'audit_queue')
+        log.record(DELIVERED, mid, 'user.login', AUDIT_QUEUE)
+        log.record(ACKED, mid, 'user.login', AUDIT_QUEUE)
     log.record(PUBLISHED, 'm2', 'user.login.extra')  # SEED routes user.login.extra to audit_queue only
-    log.record(DELIVERED, 'm2', 'user.login.extra', 'video_queue')
-    log.record(ACKED, 'm2', 'user.login.extra', 'video_queue')
+    log.record(DELIVERED, 'm2', 'user.login.extra', VIDEO_QUEUE)
+    log.record(ACKED, 'm2', 'user.login.extra', VIDEO_QUEUE)
     result = reconcile(SEED, log)
     assert result.duplicates == 0 and result.unexpected == 2
     assert result.causes('unexpected') == {'misrouted': 1, 'not_published': 1}
     [foreign] = [e for e in result.explanations if e.cause == 'not_published']
-    assert (foreign.queue, foreign.message_id) == ('audit_queue', 'r1p1-bbbbbb-0001')
+    assert (foreign.queue, foreign.message_id) == (AUDIT_QUEUE, 'r1p1-bbbbbb-0001')
     assert 'another program publishes to these queues' in foreign.words
     assert 'never published' in foreign.last_known
     assert 'unexpected by cause:' in result.table()
@@ -271,10 +272,10 @@ def test_a_lost_copy_redis_still_holds_gets_the_cause_of_where_it_is():
     log = EventLog()
     for mid in ('m1', 'm2', 'm3'):
         log.record(PUBLISHED, mid, 'user.login')  # SEED routes user.login to audit_queue only
-    log.record(RECONNECTED, '', '', 'audit_queue', 'worker w1 lost its broker connection')
+    log.record(RECONNECTED, '', '', AUDIT_QUEUE, 'worker w1 lost its broker connection')
     rec = reconcile(SEED, log, 'redis')
     assert rec.causes('lost') == {'lost_while_fetching': 3}
-    where = {('audit_queue', 'm1'): UNACKED_HASH, ('audit_queue', 'm2'): IN_QUEUE, ('audit_queue', 'm3'): GONE}
+    where = {(AUDIT_QUEUE, 'm1'): UNACKED_HASH, (AUDIT_QUEUE, 'm2'): IN_QUEUE, (AUDIT_QUEUE, 'm3'): GONE}
     placed = with_places(rec, where)
     assert placed.causes('lost') == {'held_unacked': 1, 'lost_while_fetching': 1, 'still_queued': 1}
     assert placed.lost == 3  # still not settled in this run: the counts stay, the words change

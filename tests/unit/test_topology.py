@@ -1,6 +1,7 @@
 """The AMQP topic matcher, routes and key validators, as a table of cases."""
 import pytest
 
+from helpers.course_names import AUDIT_QUEUE, SEED_EXCHANGE, THUMBNAIL_QUEUE, USER_QUEUE, VIDEO_QUEUE
 from helpers.topology import (
     MEDIA,
     SEED,
@@ -57,18 +58,18 @@ def test_split_words_keeps_empty_words():
 
 
 @pytest.mark.parametrize(('routing_key', 'queues'), [
-    ('video.upload', ['audit_queue', 'video_queue']),
-    ('user.login', ['audit_queue']),
-    ('video', ['audit_queue', 'video_queue']),
+    ('video.upload', sorted([AUDIT_QUEUE, VIDEO_QUEUE])),
+    ('user.login', [AUDIT_QUEUE]),
+    ('video', sorted([AUDIT_QUEUE, VIDEO_QUEUE])),
 ])
 def test_seed_routes(routing_key, queues):
     assert route(routing_key) == queues
 
 
 def test_media_routes_multi_word_keys():
-    assert MEDIA.route('video.upload.hd') == ['audit_queue', 'thumbnail_queue', 'video_queue']
-    assert MEDIA.route('user.login') == ['audit_queue', 'user_queue']
-    assert MEDIA.route('user.login.eu') == ['audit_queue']
+    assert MEDIA.route('video.upload.hd') == sorted([AUDIT_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE])
+    assert MEDIA.route('user.login') == sorted([AUDIT_QUEUE, USER_QUEUE])
+    assert MEDIA.route('user.login.eu') == [AUDIT_QUEUE]
 
 
 @pytest.mark.parametrize(('key', 'fragment'), [
@@ -111,7 +112,7 @@ def test_good_binding_keys_pass(key):
 
 def test_topology_describes_itself():
     assert SEED.describe() == {
-        'exchange': 'media_exchange', 'type': 'topic',
-        'queues': {'audit_queue': ['#'], 'video_queue': ['video.#']},
-        'dead_letter_queue': 'media_exchange.dead_letters',
+        'exchange': SEED_EXCHANGE, 'type': 'topic',
+        'queues': {AUDIT_QUEUE: ['#'], VIDEO_QUEUE: ['video.#']},
+        'dead_letter_queue': f'{SEED_EXCHANGE}.dead_letters',
     }

@@ -6,6 +6,7 @@ import pytest
 from kombu import Producer
 from kombu.message import Message
 
+from helpers.course_names import VIDEO_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, HANDLED_NOTE, UNACKED
 from helpers.producer import Publisher
 from helpers.topology import DEAD_LETTER_KEY, SEED
@@ -31,7 +32,7 @@ def test_a_stuck_handler_is_abandoned_and_never_blocks_the_next_worker(memory_ur
 
     tag = uuid.uuid4().hex[:8]
     first_topology, second_topology = SEED.renamed(f'stuck{tag}'), SEED.renamed(f'next{tag}')
-    stuck_worker = Worker(memory_url, topology=first_topology, queues=[f'video_queue_stuck{tag}'], handlers=stuck,
+    stuck_worker = Worker(memory_url, topology=first_topology, queues=[f'{VIDEO_QUEUE}_stuck{tag}'], handlers=stuck,
                           log=log, name='attempt').start()
     try:
         with Publisher(memory_url, topology=first_topology, log=log) as pub:
@@ -40,7 +41,7 @@ def test_a_stuck_handler_is_abandoned_and_never_blocks_the_next_worker(memory_ur
         with pytest.raises(WorkerError, match='did not stop within 0.1 s'):
             stuck_worker.stop(timeout=0.1)
         assert stuck_worker not in running_workers()
-        again = Worker(memory_url, topology=second_topology, queues=[f'video_queue_next{tag}'], log=log,
+        again = Worker(memory_url, topology=second_topology, queues=[f'{VIDEO_QUEUE}_next{tag}'], log=log,
                        name='attempt').start()
         with again, Publisher(memory_url, topology=second_topology, log=log) as pub:
             pub.publish('video.upload', {}, message_id='next')
@@ -54,7 +55,7 @@ def test_a_stuck_handler_is_abandoned_and_never_blocks_the_next_worker(memory_ur
 
 def test_one_handler_per_queue_is_required():
     with pytest.raises(ValueError, match='one handler per queue'):
-        Worker('memory://', handlers={'video_queue': print})
+        Worker('memory://', handlers={VIDEO_QUEUE: print})
 
 
 def test_publisher_refuses_other_threads(memory_url, log):
@@ -77,7 +78,7 @@ def _try(pub):
 
 def test_unroutable_key_is_reported(memory_url, log):
     from helpers.topology import Topology
-    topo = Topology('test_unroutable', (('video_queue', 'video.#'),))
+    topo = Topology('test_unroutable', ((VIDEO_QUEUE, 'video.#'),))
     with Publisher(memory_url, topology=topo, log=log) as pub:
         receipt = pub.publish('user.login', {})
     assert receipt.queues == () and not receipt.routed
@@ -93,7 +94,7 @@ def test_a_message_cut_off_by_a_lost_connection_ends_the_delivery_as_unacked(mem
 
     tag = uuid.uuid4().hex[:8]
     topology = SEED.renamed(f'cut{tag}')
-    worker = Worker(memory_url, topology=topology, queues=[f'video_queue_cut{tag}'], handlers=handler, log=log,
+    worker = Worker(memory_url, topology=topology, queues=[f'{VIDEO_QUEUE}_cut{tag}'], handlers=handler, log=log,
                     name='cut-off', max_retries=0)
     lost = worker.connection.connection_errors[0]
     cut_off = []
@@ -120,7 +121,7 @@ def test_a_message_cut_off_by_a_lost_connection_ends_the_delivery_as_unacked(mem
         log.wait_for(ACKED if cut == 'ack' else DEAD_LETTERED, 1)
         log.wait_settled()
     [event] = log.events(UNACKED)
-    assert (event.message_id, event.queue) == ('m1', f'video_queue_cut{tag}')
+    assert (event.message_id, event.queue) == ('m1', f'{VIDEO_QUEUE}_cut{tag}')
     assert 'Connection reset by peer' in event.detail and event.detail.endswith(AGAIN['memory'])
     assert event.detail.startswith(HANDLED_NOTE) is (cut == 'ack')  # the work was done; only the ack is in doubt
     assert log.ids(ACKED) + log.ids(DEAD_LETTERED) == ['m2']  # memory:// dropped m1 with the channel
