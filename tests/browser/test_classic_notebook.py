@@ -26,13 +26,19 @@ if not CHECK_DIR:
     pytest.skip('runs inside tools/colab_check.py (classic Notebook 6.5 and ipywidgets 7.7, as Colab pins them)',
                 allow_module_level=True)
 
+from helpers import course_names  # noqa: E402 (the Colab venv has the course once its install cells ran)
+from helpers.topology import MEDIA, SEED  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
-PANELS = [
-    # notebook              button             its queue      a key typed into the box
-    ('03_producer.ipynb', 'video.upload', 'video_queue', 'audit.login'),
-    ('04_full_run.ipynb', 'video.upload.hd', 'video_queue', 'user.signup'),
-]
+def _panel(notebook: str, topology, buttons: tuple[str, ...], free_key: str) -> tuple[str, str, str, str]:
+    """(notebook, its first button's key, a queue it reaches besides the audit trail, a key typed into the box)."""
+    key = buttons[0]
+    return notebook, key, next(q for q in topology.route(key) if q != course_names.AUDIT_QUEUE), free_key
+
+
+PANELS = [_panel('03_producer.ipynb', SEED, course_names.SEED_BUTTONS, 'audit.login'),
+          _panel('04_full_run.ipynb', MEDIA, course_names.MEDIA_BUTTONS, 'user.signup')]
 RUN_TIMEOUT = 240  # s: the install cell pip-installs the course from the clone first
 
 

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from helpers import classroom, config
+from helpers.course_names import VIDEO_QUEUE
 from helpers.producer import Publisher
 from helpers.rabbitadmin import ManagementAPI
 from helpers.topology import SEED
@@ -64,7 +65,7 @@ def test_dashboard_flags_a_stuck_learner_until_its_queue_drains(page, lab, monke
         wait_executed(page, upto=cleanup)
         board = widget_area(page).last
         wait_text(board, f'{stuck.name}')
-        wait_text(board, 'stuck: media_exchange/video_queue (1 waiting, no consumer)')
+        wait_text(board, f'stuck: {SEED.exchange_name}/{VIDEO_QUEUE} (1 waiting, no consumer)')
         wait_text(board, '1 of 2 learners to look at')
         screenshot_element(board, 'class-dashboard')
         with config.connect(url) as conn:

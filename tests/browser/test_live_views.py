@@ -14,6 +14,8 @@ import re
 import nbformat
 import pytest
 
+from helpers.course_names import VIDEO_QUEUE
+
 from .conftest import FIXTURES
 from .harness import (
     button,
@@ -36,14 +38,14 @@ NOTEBOOK = 'fixtures/live_views.ipynb'
 WITHIN = 5.0
 CLICKS = 3
 
-_WATCH_JS = """([counter, diagram, acked]) => {
+_WATCH_JS = """([counter, diagram, acked, queue]) => {
   (window.__observers || []).forEach(o => o.disconnect());  // the previous click's watchers
   window.__clickAt = null; window.__counterAt = null; window.__diagramAt = null;
   const check = () => {
     const now = performance.now();
-    if (window.__counterAt === null && counter.textContent.trim() === `video_queue: ${acked} acked`)
+    if (window.__counterAt === null && counter.textContent.trim() === `${queue}: ${acked} acked`)
       window.__counterAt = now;
-    const box = diagram.querySelector('g.queue[data-queue="video_queue"]');
+    const box = diagram.querySelector(`g.queue[data-queue="${queue}"]`);
     if (window.__diagramAt === null && box && box.getAttribute('data-acked') === String(acked))
       window.__diagramAt = now;
   };
@@ -63,13 +65,13 @@ def _cell(tag: str) -> int:
 
 
 def _acked(counter) -> int:
-    return int(re.match(r'video_queue: (\d+) acked', counter.inner_text()).group(1))
+    return int(re.match(rf'{re.escape(VIDEO_QUEUE)}: (\d+) acked', counter.inner_text()).group(1))
 
 
 def click_and_time(page, panel, counter, diagram) -> tuple[float, float]:
     """Click 'video.upload'; seconds until the counter and the diagram show its ack (timed in the browser)."""
     acked = _acked(counter) + 1
-    page.evaluate(_WATCH_JS, [counter.element_handle(), diagram.element_handle(), acked])
+    page.evaluate(_WATCH_JS, [counter.element_handle(), diagram.element_handle(), acked, VIDEO_QUEUE])
     button(panel, 'video.upload').click()
     page.wait_for_function('() => window.__counterAt !== null && window.__diagramAt !== null',
                            timeout=10_000, polling='raf')
@@ -85,9 +87,9 @@ def test_ticks_alone_bring_worker_updates_to_the_page(page, lab):
     wait_executed(page, upto=stop)
     views = code_cell_at(page, _cell('widget')).locator('.jp-OutputArea')
     panel = views.locator('.widget-vbox').filter(has=button(page, 'Publish')).first
-    counter = panel.locator('.widget-label', has_text=re.compile(r'^video_queue: '))
+    counter = panel.locator('.widget-label', has_text=re.compile(rf'^{re.escape(VIDEO_QUEUE)}: '))
     diagram = views.locator('.widget-html:has(svg.routing-diagram)')
-    wait_text(counter, 'video_queue: 0 acked')
+    wait_text(counter, f'{VIDEO_QUEUE}: 0 acked')
 
     first = click_and_time(page, panel, counter, diagram)  # its publish also declares the exchange and queues
     timings = [click_and_time(page, panel, counter, diagram) for _click in range(CLICKS)]
@@ -102,13 +104,13 @@ def test_ticks_alone_bring_worker_updates_to_the_page(page, lab):
     before = _acked(counter)
     elsewhere = code_cell_at(page, _cell('publish-elsewhere'))
     run_cell(page, elsewhere)
-    wait_text(elsewhere.locator('.jp-OutputArea'), f'kernel shows: video_queue: {before + 1} acked')
+    wait_text(elsewhere.locator('.jp-OutputArea'), f'kernel shows: {VIDEO_QUEUE}: {before + 1} acked')
     assert _acked(counter) == before, 'the page showed an ack that was only sent from a worker thread'
-    box = diagram.locator('g.queue[data-queue="video_queue"]')
+    box = diagram.locator(f'g.queue[data-queue="{VIDEO_QUEUE}"]')
     assert box.get_attribute('data-acked') == str(before), 'the diagram showed a worker-thread redraw'
 
     run_cell(page, code_cell_at(page, _cell('start-ticking')))  # ticking again: the ack arrives
-    wait_text(counter, f'video_queue: {before + 1} acked', timeout=WITHIN + 1)
+    wait_text(counter, f'{VIDEO_QUEUE}: {before + 1} acked', timeout=WITHIN + 1)
 
     cleanup = code_cell_at(page, _cell('cleanup'))
     run_rest(page, cleanup)
