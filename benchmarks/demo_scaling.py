@@ -6,17 +6,21 @@ Runs ``python -m helpers.demo --messages N --json`` in a fresh process for each
 size, ``--repeat`` times interleaved, and reports the median of the demo's own
 ``seconds`` (first publish to last settled copy) and that median per message.
 A fresh process per run keeps one run's log and threads out of the next.
-The machine's load average is printed beside the figures (at the start and the end).
+The machine's load is printed beside the figures (``benchmarks.machine``): the
+load average at the start and the end, and the CPU other processes took meanwhile.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from .machine import Usage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,25 +46,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(',')]
     runs: dict[int, list[float]] = {size: [] for size in sizes}
-    load_start = os.getloadavg()
+    usage = Usage.start()
     for _ in range(args.repeat):
         for size in sizes:
             runs[size].append(demo_seconds(args.broker, size))
     rows = {size: {'runs': seconds, 'median_s': statistics.median(seconds),
                    'ms_per_message': 1000 * statistics.median(seconds) / size} for size, seconds in runs.items()}
-    load_end = os.getloadavg()
+    machine = usage.end()
     first, last = rows[sizes[0]]['ms_per_message'], rows[sizes[-1]]['ms_per_message']
     if args.json:
         print(json.dumps({'broker': args.broker, 'sizes': rows, 'growth': last / first,
-                          'load_start': load_start, 'load_end': load_end, 'cpus': os.cpu_count()}))
+                          'machine': dataclasses.asdict(machine)}))
     else:
         for size, row in rows.items():
             print(f'{size:>7} messages: median {row["median_s"]:6.2f} s, {row["ms_per_message"]:.3f} ms/message '
                   f'(runs: {", ".join(f"{s:.2f}" for s in row["runs"])})')
         print(f'ms per message at {sizes[-1]} ÷ at {sizes[0]}: {last / first:.2f}')
-        print(f'load average (1, 5, 15 min) on {os.cpu_count()} CPUs: '
-              f'{" ".join(f"{v:.2f}" for v in load_start)} at the start, '
-              f'{" ".join(f"{v:.2f}" for v in load_end)} at the end')
+        print(machine.line())
     return 0
 
 

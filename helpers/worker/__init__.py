@@ -274,8 +274,10 @@ class Worker(ThreadedConsumer):
         """The body as ``message.decode()`` gives it; JSON through the decoder built once."""
         body = message.body
         if self._json_once and body and message.content_type == 'application/json':
-            with suppress(Exception):  # a body that fails here fails again below, with kombu's error
+            try:
                 return _JSON.decode(body if isinstance(body, str) else str(body, 'utf-8'))
+            except Exception:  # it fails again below, with kombu's error
+                pass
         return message.decode()
 
     @staticmethod
