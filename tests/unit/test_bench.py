@@ -18,5 +18,7 @@ def test_the_table_shows_medians_and_spreads_and_no_row_for_what_was_not_measure
     assert f'on {machine.cpus} CPUs: ' in text and 'at the start' in text and 'at the end' in text
     assert 0 <= machine.others_cpu <= 1 and 0 < machine.ours_cpu <= 1
     assert f'other processes used {machine.others_cpu:.0%} of the CPUs' in text
+    assert set(result.cpu_us) == {'ours', 'bare'} and min(result.cpu_us.values()) > 0
+    assert f'{result.cpu_us["bare"] / result.cpu_us["ours"]:.2f}' in text
     low, high = result.spreads['ours']
     assert low <= result.helpers_msgs_per_s <= high
