@@ -41,7 +41,7 @@ def test_json_bodies_decode_to_what_kombu_gives_without_kombu(worker, body, kind
     assert message.decoded_by_kombu == 0  # the decoder built once did it
 
 
-@pytest.mark.parametrize('body', ['{"n": ', b'\xff\xfe', '{"__type__": "nope", "__value__": 1}'])
+@pytest.mark.parametrize('body', ['{"n": ', b'\xff\xfe', '\ufeff{"n": 1}', '{"__type__": "nope", "__value__": 1}'])
 def test_a_body_that_fails_fails_with_kombus_own_error(worker, body):
     message = _Message(body)
     with pytest.raises(DecodeError) as caught:
