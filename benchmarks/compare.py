@@ -11,21 +11,24 @@ other round in reverse order, so a drifting load favours no one), and
 reported as the median with the lowest and highest try: on a busy machine a
 single short drain can lose half its speed to another process, so one try
 proves little.  A rate is (N - 1) / (last ack - first delivery), the same
-clock for every contender.  The ratios are ours ÷ theirs, from the medians;
+clock for every contender.  Beside it, the CPU time the process spent per
+message during each drain (all its threads; set-up and tear-down included),
+which another process's load slows much less than it slows the clock.  The ratios are ours ÷ theirs, from the medians;
 beside them, the median of the ratios of each round's tries, which share
 the machine's load of that moment.
 Then messages are published one at a time and publish→handled latency is
-read from the EventLog's times.  The machine's load average (1, 5 and 15
-minutes) and CPU count are printed beside the figures, read as the run starts
-and as it ends: on a busy machine the same code measures differently, and a
-figure without its load cannot be compared.  Progress goes to stderr from the
+read from the EventLog's times.  The machine's load is printed beside the
+figures (``benchmarks.machine``): the load average (1, 5 and 15 minutes) as
+the run starts and as it ends, and the share of the CPUs that other processes
+used during the run: on a busy machine the same code measures differently, and
+a figure without its load cannot be compared.  Progress goes to stderr from the
 first message (``--json`` keeps stdout to one JSON object).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import statistics
 import sys
 import threading
 import time
@@ -42,6 +45,8 @@ from helpers.producer import Publisher
 from helpers.progress import Bars
 from helpers.topology import Topology
 from helpers.worker import Worker
+
+from .machine import Usage, UsageReport
 
 __all__ = ['BenchResult', 'bare_kombu_rate', 'pika_rate', 'latency_ms', 'percentile', 'run_bench', 'main']
 
@@ -63,9 +68,8 @@ class BenchResult:
     repeat: int = 1
     spreads: dict[str, tuple[float, float]] = field(default_factory=dict)  # contender: (lowest, highest)
     paired: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # contender: ours ÷ it per round
-    load_start: tuple[float, float, float] | None = None  # the machine's load average (1, 5, 15 min) at the start
-    load_end: tuple[float, float, float] | None = None    # ...and at the end
-    cpus: int | None = None
+    cpu_us: dict[str, float] = field(default_factory=dict)  # contender: median CPU µs a message, all its threads
+    machine: UsageReport | None = None  # the machine's load during the run
 
     def as_dict(self) -> dict:
         """The result as a JSON-ready dict."""
@@ -78,13 +82,17 @@ class BenchResult:
                 ('raw pika', 'pika', self.pika_msgs_per_s, self.ratio_vs_pika)]
         lines = [f'{self.transport}: {self.messages} messages, prefetch {self.prefetch}, '
                  f'median of {self.repeat} tries',
-                 f'{"consume + ack":<18}{"median":>14}  {"lowest – highest":>20}  {"ours ÷ this":>11}']
+                 f'{"consume + ack":<18}{"median":>14}  {"lowest – highest":>20}  {"ours ÷ this":>11}  '
+                 f'{"CPU µs/msg":>10}  {"this ÷ ours":>11}']
         for name, key, median, ratio in rows:
             if median is None:
                 continue
             low, high = self.spreads.get(key, (median, median))
+            cpu, ours_cpu = self.cpu_us.get(key), self.cpu_us.get('ours')
+            by_cpu = '' if cpu is None or ours_cpu is None or key == 'ours' else f'{cpu / ours_cpu:.2f}'
             lines.append(f'{name:<18}{median:>10,.0f} /s  {f"{low:,.0f} – {high:,.0f}":>20}  '
-                         f'{"" if ratio is None else f"{ratio:.2f}":>11}')
+                         f'{"" if ratio is None else f"{ratio:.2f}":>11}  {"" if cpu is None else f"{cpu:.1f}":>10}  '
+                         f'{by_cpu:>11}')
         for name, key, _median, _ratio in rows[1:]:
             if key in self.paired:
                 middle, low, high = self.paired[key]
@@ -92,22 +100,9 @@ class BenchResult:
                              f'{low:.2f} – {high:.2f}')
         lines.append(f'publish → handled latency: p50 {self.latency_ms_p50:.2f} ms, '
                      f'p99 {self.latency_ms_p99:.2f} ms')
-        if self.load_start is not None and self.load_end is not None:
-            lines.append(f'load average (1, 5, 15 min) on {self.cpus} CPUs: {_loads(self.load_start)} at the start, '
-                         f'{_loads(self.load_end)} at the end')
+        if self.machine is not None:
+            lines.append(self.machine.line())
         return '\n'.join(lines)
-
-
-def _loads(load: Sequence[float]) -> str:
-    return ' '.join(f'{value:.2f}' for value in load)
-
-
-def load_average() -> tuple[float, float, float] | None:
-    """The machine's load average over 1, 5 and 15 minutes (None where the system does not say)."""
-    try:
-        return tuple(round(value, 2) for value in os.getloadavg())
-    except OSError:
-        return None
 
 
 def bare_kombu_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
@@ -244,16 +239,19 @@ def run_bench(url: str | None = None, messages: int = 10000, prefetch: int = 100
         raise ValueError(f'repeat is {repeat}: measure at least once')
     config.quiet_kombu_logging()
     topology = bench_topology()
-    load_start = load_average()
+    usage = Usage.start()
     try:
         contenders = _contenders(url, topology, messages, prefetch, tick)
         tries: dict[str, list[float]] = {name: [] for name in contenders}
+        cpu: dict[str, list[float]] = {name: [] for name in contenders}
         for turn in range(repeat):
             # Every other round in reverse order (ours, bare, pika; pika, bare, ours; ...), so that a load
             # that rises or falls through the run does not favour whoever goes first.
             for name, measure in (list(contenders.items()) if turn % 2 == 0 else reversed(contenders.items())):
                 fill(url, topology, messages, tick=tick)
+                began = time.process_time()  # every thread of this process: the worker's and the waiting one
                 tries[name].append(measure())
+                cpu[name].append((time.process_time() - began) / messages * 1e6)
         samples = latency_ms(url, topology, latency_messages or min(messages, 200), prefetch, tick=tick)
     finally:
         with config.connect(url) as conn:
@@ -273,7 +271,8 @@ def run_bench(url: str | None = None, messages: int = 10000, prefetch: int = 100
         latency_ms_p50=round(percentile(samples, 0.50), 3), latency_ms_p99=round(percentile(samples, 0.99), 3),
         repeat=repeat, spreads={name: (round(s.low, 1), round(s.high, 1)) for name, s in spread.items()},
         paired={name: (round(r.median, 3), round(r.low, 3), round(r.high, 3)) for name, r in rounds.items()},
-        load_start=load_start, load_end=load_average(), cpus=os.cpu_count(),
+        cpu_us={name: round(statistics.median(values), 2) for name, values in cpu.items()},
+        machine=usage.end(),
     )
 
 

@@ -33,6 +33,7 @@ def test_demo_json_contract():
     # the full run's seconds, from its first publish to its last settled copy: more than nothing, and
     # less than the whole process took (which also started Python and ran the seed's scenario)
     assert 0 < report['seconds'] < wall
+    assert 0 < report['cpu_seconds']  # the CPU the process spent on the full run, every thread's
 
 
 def test_demo_text_ends_in_the_reconciliation():

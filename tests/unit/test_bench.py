@@ -13,7 +13,12 @@ def test_the_table_shows_medians_and_spreads_and_no_row_for_what_was_not_measure
     result = run_bench('memory://', messages=20, latency_messages=5, repeat=3)
     text = result.table()
     assert 'median of 3 tries' in text and 'pika' not in text
-    assert len(result.load_start) == len(result.load_end) == 3 and result.cpus >= 1
-    assert f'on {result.cpus} CPUs: ' in text and 'at the start' in text and 'at the end' in text
+    machine = result.machine
+    assert len(machine.load_start) == len(machine.load_end) == 3 and machine.cpus >= 1
+    assert f'on {machine.cpus} CPUs: ' in text and 'at the start' in text and 'at the end' in text
+    assert 0 <= machine.others_cpu <= 1 and 0 < machine.ours_cpu <= 1
+    assert f'other processes used {machine.others_cpu:.0%} of the CPUs' in text
+    assert set(result.cpu_us) == {'ours', 'bare'} and min(result.cpu_us.values()) > 0
+    assert f'{result.cpu_us["bare"] / result.cpu_us["ours"]:.2f}' in text
     low, high = result.spreads['ours']
     assert low <= result.helpers_msgs_per_s <= high
