@@ -125,7 +125,7 @@ def _free_port() -> int:
 def _copy_course(root: Path) -> None:
     ignore = shutil.ignore_patterns('.ipynb_checkpoints', '__pycache__', '*.pyc')
     root.mkdir()
-    for name in ('notebooks', 'helpers'):
+    for name in ('notebooks', 'helpers', 'teacher'):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, root / name, ignore=ignore)
     (root / 'notebooks').mkdir(exist_ok=True)
