@@ -82,13 +82,14 @@ def _counts(rec: Reconciliation, transport: str) -> dict:
     }
 
 
-def _where_on_redis(url: str, rec: Reconciliation) -> dict[tuple[str, str], str]:
-    """Where Redis holds each lost copy, if anywhere (a lost copy may only be parked in kombu's unacked hash)."""
-    from .redis_check import locate
-    try:
-        return locate(url, [(e.queue, e.message_id) for e in rec.explanations if e.problem == 'lost'])
+def _where_on_redis(url: str, rec: Reconciliation) -> tuple[Reconciliation, dict[tuple[str, str], str]]:
+    """Where Redis holds each lost copy, if anywhere, and ``rec`` with such copies marked late, not gone."""
+    try:  # the project's Redis forensics (tools/), there in a checkout of the course
+        from tools.redis_check import locate, with_places
+        where = locate(url, [(e.queue, e.message_id) for e in rec.explanations if e.problem == 'lost'])
+        return with_places(rec, where), where
     except Exception as exc:  # a look that fails must not hide the run's own report
-        return {('', ''): f'unknown: could not look ({exc})'}
+        return rec, {('', ''): f'unknown: could not look ({exc})'}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,10 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             rec = reconcile(MEDIA, media_log, transport)
         elif isinstance(exc, Unaccounted):
             rec = exc.reconciliation
-        where = _where_on_redis(url, rec) if rec is not None and transport == 'redis' else {}
-        if where:  # a copy Redis still holds is late, not gone: say so in its cause
-            from .redis_check import with_places
-            rec = with_places(rec, where)
+        where: dict[tuple[str, str], str] = {}
+        if rec is not None and transport == 'redis':  # a copy Redis still holds is late, not gone
+            rec, where = _where_on_redis(url, rec)
         if args.json:
             found = _counts(rec, transport) if rec is not None else {'transport': transport}
             print(json.dumps({**found, 'ok': False, 'error': error, 'messages': args.messages,

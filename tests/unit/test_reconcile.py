@@ -267,7 +267,7 @@ def test_a_copy_another_program_published_is_unexpected_and_named_not_a_duplicat
 
 
 def test_a_lost_copy_redis_still_holds_gets_the_cause_of_where_it_is():
-    from helpers.redis_check import GONE, IN_QUEUE, UNACKED_HASH, with_places
+    from tools.redis_check import GONE, IN_QUEUE, UNACKED_HASH, with_places
     log = EventLog()
     for mid in ('m1', 'm2', 'm3'):
         log.record(PUBLISHED, mid, 'user.login')  # SEED routes user.login to audit_queue only
