@@ -1,4 +1,4 @@
-"""The course in a terminal: the seed's scenario done right, then the full media run, reconciled (04_full_run).
+"""The course in a terminal: the seed's scenario done right, then the full run, reconciled (python -m helpers.demo).
 
     python -m helpers.demo [--broker URL] [--messages N] [--workers N] [--json]
 

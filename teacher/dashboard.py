@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from helpers.widget_view import WidgetView, snapshot_button, snapshot_frame
+from helpers.views.snapshot import WidgetView, snapshot_button, snapshot_frame
 
 from . import classroom
 from .rabbitadmin import DEFAULT_API, admin_client

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from helpers.events import ACKED, PUBLISHED
-from helpers.panel import ControlPanel, log_line
+from helpers.views.panel import ControlPanel, log_line
 from helpers.worker import Worker
 
 

@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers.diagram import BOX_COLUMNS, DiagramSVG, LiveDiagram, last_route, render_svg
 from helpers.events import (
     ACKED,
     DEAD_LETTERED,
@@ -19,6 +18,7 @@ from helpers.events import (
     EventLog,
 )
 from helpers.topology import MEDIA, SEED, Topology
+from helpers.views.diagram import BOX_COLUMNS, DiagramSVG, LiveDiagram, last_route, render_svg
 
 SVG = '{http://www.w3.org/2000/svg}'
 SHOP = Topology('shop', (('orders', 'order.*'),))  # no catch-all: most keys are unroutable

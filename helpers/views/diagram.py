@@ -1,4 +1,4 @@
-"""A live SVG routing diagram: exchange, bindings, queues and counters from the event log (04_full_run).
+"""A live SVG routing diagram: exchange, bindings, queues and counters from the event log (01_topology).
 
 ``render_svg`` is a pure function of a topology and an event log (the same
 log always gives the same SVG, with no message ids or times in it, so
@@ -15,10 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
+from ..events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
+from ..topology import Topology, matches
 from .pictures import svg_img
-from .topology import Topology, matches
-from .widget_view import LIVE_CLASS, Ticker, WidgetView, drop_thread_sends, handles_kernel_messages, snapshot_frame
+from .repaint import Ticker, handles_kernel_messages
+from .snapshot import LIVE_CLASS, WidgetView, snapshot_frame
 
 __all__ = ['BOX_COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'svg_img', 'LiveDiagram', 'DiagramSVG']
 
@@ -409,7 +410,6 @@ class LiveDiagram(WidgetView):
         self.html.add_class(LIVE_CLASS)  # the last route lit is whichever thread came last: see tools/execute.py
         self.ticker = Ticker(self.flush)
         self.widget = self._root([self.html, self.ticker.widget])
-        drop_thread_sends([self.html])
 
     def _render(self) -> str:
         return render_svg(self.topology, self.log, width=self.width, title=self.title)

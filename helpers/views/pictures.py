@@ -1,4 +1,4 @@
-"""Static pictures of where one message's copies go and who handles them, as SVG text (02_worker).
+"""Static pictures of where one message's copies go and who handles them, as SVG text (01_topology).
 
 ``deliveries_svg`` draws the exchange, the queues a routing key reaches (with
 the binding that let it in) and the callbacks that consume those queues.  It
@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from .topology import Topology
+from ..topology import Topology
 
 __all__ = ['Picture', 'deliveries_svg', 'svg_img', 'svg_title']
 
