@@ -17,7 +17,7 @@ from typing import Any
 
 from . import config
 from .events import PUBLISHED, EventLog
-from .fullrun import RunResult, full_run
+from .fullrun import full_run
 from .producer import Publisher
 from .progress import Bars
 from .reconcile import Reconciliation, Unaccounted, reconcile, wait_accounted
@@ -25,7 +25,7 @@ from .seed import SEED_MESSAGES
 from .topology import MEDIA, SEED
 from .worker import Delivery, Worker
 
-__all__ = ['seed_scenario', 'seed_flow', 'report', 'main']
+__all__ = ['seed_scenario', 'seed_flow', 'main']
 
 
 def _transcode(body: Any, delivery: Delivery) -> str:
@@ -60,26 +60,6 @@ def seed_flow(log: EventLog) -> list[str]:
         for event in sorted((e for e in outcomes if e.message_id == sent.message_id), key=lambda e: e.queue):
             lines.append(f'    {event.queue:<12} {event.kind}' + (f': {event.detail}' if event.detail else ''))
     return lines
-
-
-def report(result: RunResult, transport: str) -> dict:
-    """The JSON contract of ``--json`` for one full run."""
-    rec = result.reconciliation
-    return {**_counts(rec, transport), 'messages': result.messages, 'workers': result.workers,
-            'producers': result.producers, 'seconds': round(result.seconds, 3)}
-
-
-def _counts(rec: Reconciliation, transport: str) -> dict:
-    """The reconciliation's part of the JSON: counts, and the cause of every duplicate and lost copy."""
-    return {
-        'transport': transport, 'ok': rec.ok, 'published': rec.published,
-        'delivered': {tally.queue: tally.delivered for tally in rec.queues},
-        'expected': rec.expected, 'acked': rec.acked, 'dead_lettered': rec.dead_lettered,
-        'quarantined': rec.quarantined, 'duplicates': rec.duplicates, 'unexpected': rec.unexpected,
-        'lost': rec.lost, 'causes': {'duplicates': rec.causes('duplicate'), 'lost': rec.causes('lost'),
-                                     'unexpected': rec.causes('unexpected')},
-        'explanations': [item.as_dict() for item in rec.explanations],
-    }
 
 
 def _where_on_redis(url: str, rec: Reconciliation) -> tuple[Reconciliation, dict[tuple[str, str], str]]:
@@ -140,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if rec is not None and transport == 'redis':  # a copy Redis still holds is late, not gone
             rec, where = _where_on_redis(url, rec)
         if args.json:
-            found = _counts(rec, transport) if rec is not None else {'transport': transport}
+            found = {'transport': transport, **(rec.as_dict() if rec is not None else {})}
             print(json.dumps({**found, 'ok': False, 'error': error, 'messages': args.messages,
                               'workers': args.workers, 'producers': args.producers,
                               **({'on_broker': [{'queue': q, 'message_id': m, 'where': w}
@@ -154,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rec = reconcile(MEDIA, result.log, transport)  # the same accounts, with the broker named in the causes
     if args.json:
-        print(json.dumps(report(dataclasses.replace(result, reconciliation=rec), transport)))
+        print(json.dumps(dataclasses.replace(result, reconciliation=rec).as_dict(transport)))
     else:
         print(f'\n== 3. Reconciliation ({result.seconds:.2f} s, {result.rate:,.0f} copies/s)')
         print(rec.table())

@@ -60,10 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     result = celery_full_run(args.broker, args.messages, corrupt_rate=args.corrupt_rate)
     rec = result.reconciliation
     if args.json:
-        print(json.dumps({'transport': config.transport_of(args.broker), 'messages': args.messages,
-                          'published': rec.published, 'expected': rec.expected, 'acked': rec.acked,
-                          'dead_lettered': rec.dead_lettered, 'duplicates': rec.duplicates,
-                          'unexpected': rec.unexpected, 'lost': rec.lost, 'seconds': round(result.seconds, 3)}))
+        print(json.dumps(result.as_dict(config.transport_of(args.broker))))
     else:
         print(f'{result.seconds:.2f} s, {result.rate:,.0f} copies/s')
         print(rec.table())

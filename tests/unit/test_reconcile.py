@@ -3,9 +3,10 @@
 import pytest
 
 from helpers import solutions
+from helpers.causes import CAUSES
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, RECONNECTED, UNACKED, EventLog
 from helpers.fullrun import MEDIA_EVENTS, scenario
-from helpers.reconcile import CAUSES, Unaccounted, reconcile, wait_accounted
+from helpers.reconcile import Unaccounted, reconcile, wait_accounted
 from helpers.topology import MEDIA, SEED, virtual_matches
 
 # (events after publishing m1 'video.upload' and m2 'user.login' on SEED, expected per-queue counters)
