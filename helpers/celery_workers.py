@@ -10,8 +10,6 @@ names and consume the queues' broker names (``LAB_NAMESPACE``).
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import signal
 import sys
@@ -28,6 +26,7 @@ from .celery_app import make_app
 from .celery_events import THREAD_PREFIX, CeleryEvents
 from .events import EventLog
 from .topology import MEDIA, Topology
+from .worker_cli import READY, STOPPED, event_fields, event_line
 
 __all__ = ['CeleryWorker', 'course_queue', 'quiet_celery_logging', 'celery_command', 'main']
 
@@ -41,12 +40,7 @@ def course_queue(topology: Topology, name: str) -> str | None:
 
 def quiet_celery_logging() -> None:
     """Keep Celery's (and kombu's) log records out of notebook output: threads scatter them."""
-    config.quiet_kombu_logging()
-    for name in ('celery', 'billiard'):
-        logger = logging.getLogger(name)
-        logger.propagate = False
-        if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
-            logger.addHandler(logging.NullHandler())
+    config.quiet_kombu_logging('celery', 'billiard')
 
 
 class _ThreadWorkController(WorkController):
@@ -190,13 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     log = EventLog()
 
     def say(kind: str, **fields) -> None:
-        print(json.dumps({'kind': kind, 'worker': queue, 'pid': os.getpid(), **fields}), flush=True)
+        print(event_line(kind, queue, **fields), flush=True)  # the course worker's JSON lines (worker_cli)
 
-    log.subscribe(lambda e: say(e.kind, queue=e.queue, routing_key=e.routing_key, message_id=e.message_id,
-                                detail=e.detail))
+    log.subscribe(lambda e: say(e.kind, **event_fields(e)))
     CeleryEvents(log, queue=lambda: queue).connect()
-    signals.worker_ready.connect(lambda **_kw: say('ready', queues=[queue]), weak=False)
-    signals.worker_shutdown.connect(lambda **_kw: say('stopped'), weak=False)
+    signals.worker_ready.connect(lambda **_kw: say(READY, queues=[queue]), weak=False)
+    signals.worker_shutdown.connect(lambda **_kw: say(STOPPED), weak=False)
     if args.stop_on_eof:
         def watch_stdin() -> None:
             sys.stdin.read()

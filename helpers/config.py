@@ -203,9 +203,9 @@ def _reason(exc: BaseException) -> str:
     return one_line(exc)
 
 
-def quiet_kombu_logging() -> None:
-    """Keep kombu's and py-amqp's log records out of notebook output (threads scatter them)."""
-    for name in ('kombu', 'amqp'):
+def quiet_kombu_logging(*others: str) -> None:
+    """Keep kombu's and py-amqp's (and the ``others``') log records out of notebook output: threads scatter them."""
+    for name in ('kombu', 'amqp', *others):
         logger = logging.getLogger(name)
         logger.propagate = False
         if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):

@@ -1,4 +1,4 @@
-"""The course's names in one file: exchanges, queues, binding keys, panel buttons and the full run's events.
+"""The course's names in one file: exchanges, queues, binding keys, panel buttons, full-run events (01_topology).
 
 A teacher adapts the course here, and only here: ``helpers.topology`` builds ``SEED`` and ``MEDIA`` from
 these values, the demo, the full run, the panels of 03 and 04, the self-checks and the tests read them.

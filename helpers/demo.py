@@ -1,4 +1,4 @@
-"""The course in a terminal: the seed's scenario done right, then the full media run, reconciled (04_full_run).
+"""The course in a terminal: the seed's scenario done right, then the full run, reconciled (python -m helpers.demo).
 
     python -m helpers.demo [--broker URL] [--messages N] [--workers N] [--json]
 
@@ -20,7 +20,7 @@ from typing import Any
 from . import config
 from .course_names import SEED_HANDLERS
 from .events import PUBLISHED, EventLog
-from .fullrun import RunResult, full_run
+from .fullrun import full_run
 from .producer import Publisher
 from .progress import Bars
 from .reconcile import Reconciliation, Unaccounted, reconcile, wait_accounted
@@ -28,7 +28,7 @@ from .seed import SEED_MESSAGES
 from .topology import MEDIA, SEED
 from .worker import Delivery, Worker
 
-__all__ = ['seed_scenario', 'seed_flow', 'report', 'main']
+__all__ = ['seed_scenario', 'seed_flow', 'main']
 
 
 def _transcode(body: Any, delivery: Delivery) -> str:
@@ -66,34 +66,14 @@ def seed_flow(log: EventLog) -> list[str]:
     return lines
 
 
-def report(result: RunResult, transport: str, cpu_seconds: float | None = None) -> dict:
-    """The JSON contract of ``--json`` for one full run."""
-    rec = result.reconciliation
-    return {**_counts(rec, transport), 'messages': result.messages, 'workers': result.workers,
-            'producers': result.producers, 'seconds': round(result.seconds, 3),
-            **({} if cpu_seconds is None else {'cpu_seconds': round(cpu_seconds, 3)})}
-
-
-def _counts(rec: Reconciliation, transport: str) -> dict:
-    """The reconciliation's part of the JSON: counts, and the cause of every duplicate and lost copy."""
-    return {
-        'transport': transport, 'ok': rec.ok, 'published': rec.published,
-        'delivered': {tally.queue: tally.delivered for tally in rec.queues},
-        'expected': rec.expected, 'acked': rec.acked, 'dead_lettered': rec.dead_lettered,
-        'quarantined': rec.quarantined, 'duplicates': rec.duplicates, 'unexpected': rec.unexpected,
-        'lost': rec.lost, 'causes': {'duplicates': rec.causes('duplicate'), 'lost': rec.causes('lost'),
-                                     'unexpected': rec.causes('unexpected')},
-        'explanations': [item.as_dict() for item in rec.explanations],
-    }
-
-
-def _where_on_redis(url: str, rec: Reconciliation) -> dict[tuple[str, str], str]:
-    """Where Redis holds each lost copy, if anywhere (a lost copy may only be parked in kombu's unacked hash)."""
-    from .redis_check import locate
-    try:
-        return locate(url, [(e.queue, e.message_id) for e in rec.explanations if e.problem == 'lost'])
+def _where_on_redis(url: str, rec: Reconciliation) -> tuple[Reconciliation, dict[tuple[str, str], str]]:
+    """Where Redis holds each lost copy, if anywhere, and ``rec`` with such copies marked late, not gone."""
+    try:  # the project's Redis forensics (tools/), there in a checkout of the course
+        from tools.redis_check import locate, with_places
+        where = locate(url, [(e.queue, e.message_id) for e in rec.explanations if e.problem == 'lost'])
+        return with_places(rec, where), where
     except Exception as exc:  # a look that fails must not hide the run's own report
-        return {('', ''): f'unknown: could not look ({exc})'}
+        return rec, {('', ''): f'unknown: could not look ({exc})'}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,12 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             rec = reconcile(MEDIA, media_log, transport)
         elif isinstance(exc, Unaccounted):
             rec = exc.reconciliation
-        where = _where_on_redis(url, rec) if rec is not None and transport == 'redis' else {}
-        if where:  # a copy Redis still holds is late, not gone: say so in its cause
-            from .redis_check import with_places
-            rec = with_places(rec, where)
+        where: dict[tuple[str, str], str] = {}
+        if rec is not None and transport == 'redis':  # a copy Redis still holds is late, not gone
+            rec, where = _where_on_redis(url, rec)
         if args.json:
-            found = _counts(rec, transport) if rec is not None else {'transport': transport}
+            found = {'transport': transport, **(rec.as_dict() if rec is not None else {})}
             print(json.dumps({**found, 'ok': False, 'error': error, 'messages': args.messages,
                               'workers': args.workers, 'producers': args.producers,
                               **({'on_broker': [{'queue': q, 'message_id': m, 'where': w}
@@ -161,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rec = reconcile(MEDIA, result.log, transport)  # the same accounts, with the broker named in the causes
     if args.json:
-        print(json.dumps(report(dataclasses.replace(result, reconciliation=rec), transport, cpu)))
+        print(json.dumps({**dataclasses.replace(result, reconciliation=rec).as_dict(transport),
+                          'cpu_seconds': round(cpu, 3)}))
     else:
         print(f'\n== 3. Reconciliation ({result.seconds:.2f} s, {result.rate:,.0f} copies/s)')
         print(rec.table())

@@ -5,7 +5,7 @@
 ``broker``: 'amqp' (RabbitMQ) routes by AMQP's rules, 'memory' and 'redis' by kombu's own regex
 routing (``virtual_matches``).  Where the two disagree, the text says what the other broker does,
 labelled.  Plain text, no widgets: it works in a terminal as well as in the key tester
-(``helpers.key_tester``), which shows ``explain_key`` under a text box.
+(``helpers.views.key_tester``), which shows ``explain_key`` under a text box.
 """
 from __future__ import annotations
 

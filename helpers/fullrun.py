@@ -19,7 +19,7 @@ from typing import Any
 from . import config, course_names
 from .events import PUBLISHED, SETTLED, EventLog
 from .producer import Publisher
-from .reconcile import Reconciliation, reconcile, wait_accounted
+from .reconcile import Reconciliation, expected_copies, reconcile, wait_accounted
 from .topology import MEDIA, Topology
 from .worker import Delivery, Worker
 
@@ -56,6 +56,11 @@ class RunResult:
     workers: int
     producers: int
     prefetch: int
+
+    def as_dict(self, transport: str = '') -> dict:
+        """The run as plain data (for JSON): the reconciliation's, and the run's own figures."""
+        return {'transport': transport, **self.reconciliation.as_dict(), 'messages': self.messages,
+                'workers': self.workers, 'producers': self.producers, 'seconds': round(self.seconds, 3)}
 
     @property
     def rate(self) -> float:
@@ -127,7 +132,8 @@ def full_run(url: str | None = None, messages: int = 200, workers: int = 4, prod
     items = scenario(messages, seed, corrupt_rate)
     report = progress or (lambda published, settled, expected: None)
     consumed = topology.queue_names if queues is None else list(queues)
-    expected = sum(len(set(topology.route(key)) & set(consumed)) for key, _payload in items)
+    routed = expected_copies(topology, ((str(n), key) for n, (key, _payload) in enumerate(items)))
+    expected = sum(len(routed[queue]) for queue in consumed)
     report(0, 0, expected)
     handler = media_handler(work_seconds)
     crew = [Worker(url, queues=consumed, topology=topology, handlers=handler, log=log, prefetch_count=prefetch,

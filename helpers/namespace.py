@@ -1,4 +1,4 @@
-"""One learner's own names on a shared broker: ``LAB_NAMESPACE`` (read like ``BROKER_URL``; teacher's guide).
+"""One learner's own names on a shared broker: ``LAB_NAMESPACE`` (read like ``BROKER_URL``) (00_setup).
 
 With ``LAB_NAMESPACE=ada`` every exchange and queue the course declares gets a
 broker name of ada's own: the seed's ``video_queue`` becomes

@@ -8,7 +8,7 @@ so the notebook waits on events as it does for worker threads, and learns which
 process handled which message.  No process outlives the Python that started it
 (stdin EOF, and an atexit hook); starting a fleet stops the one before on the
 same queues.  Also here: ``replay`` (05's outputs recorded on RabbitMQ, shown
-where a broker cannot run a cell); 05's exercise check is ``helpers.scaling_exercise``.
+where a broker cannot run a cell); 05's exercise check is ``helpers.checks.scaling``.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A publisher that validates keys, declares what it publishes to, and predicts where a message goes (03_producer).
+"""A publisher that validates keys, declares what it publishes to, and predicts where a message goes (01_topology).
 
 The seed's producer never declared the exchange, so on ``redis://`` the
 exchange routed as ``direct`` and dropped every message.  This one declares

@@ -1,4 +1,4 @@
-"""Progress bars for the long runs of ``python -m helpers.demo`` and ``python -m benchmarks.compare``.
+"""Progress bars on stderr for long runs (python -m helpers.demo; also benchmarks.compare).
 
 tqdm draws a text bar on stderr in a terminal (stdout stays free for ``--json``)
 and, through ``tqdm.auto``, a widget bar when called from a notebook.

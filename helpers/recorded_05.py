@@ -1,5 +1,5 @@
 # ruff: noqa: E501 (recorded output lines are kept whole)
-"""Outputs of 05_scaling_out's RabbitMQ-only cells, stored from RabbitMQ (processes.write_recordings).
+"""Outputs of the RabbitMQ-only cells, stored from RabbitMQ by processes.write_recordings (05_scaling_out).
 
 Shown by ``processes.replay`` where the broker cannot run those cells; regenerate after
 re-storing the notebook: python -m helpers.processes NOTEBOOK AMQP_URL

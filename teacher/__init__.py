@@ -1,1 +1,1 @@
-"""Teachers' tools that are not part of the learners' ``helpers`` package (nbgrader course builder)."""
+"""The teacher's tools, apart from the learners' ``helpers``: class provisioning, dashboard, broker admin, nbgrader."""

@@ -115,35 +115,12 @@ def has_form(path: Path) -> bool:
 
 # ------------------------------------------------------------------ course.toml [grading]
 
-def _simple_toml(text: str) -> dict:
-    """Enough TOML for course.toml on Python 3.10 without tomli: [tables], key = literal (strings, numbers, lists)."""
-    data: dict = {}
-    table = data
-    for raw in text.splitlines():
-        line = raw.split(' #')[0].strip() if not raw.lstrip().startswith('#') else ''
-        if not line:
-            continue
-        if line.startswith('[') and line.endswith(']'):
-            table = data
-            for part in line.strip('[]').split('.'):
-                table = table.setdefault(part.strip(), {})
-            continue
-        key, _, value = line.partition('=')
-        value = value.strip().replace('true', 'True').replace('false', 'False')
-        table[key.strip().strip('"')] = ast.literal_eval(value)
-    return data
-
-
 def read_toml(path: Path) -> dict:
-    text = path.read_text(encoding='utf-8')
     try:
         import tomllib  # Python 3.11+
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError:
-            return _simple_toml(text)
-    return tomllib.loads(text)
+    except ModuleNotFoundError:  # Python 3.10: tomli, the same parser (pytest, in requirements.txt, brings it there)
+        import tomli as tomllib
+    return tomllib.loads(path.read_text(encoding='utf-8'))
 
 
 def read_grading(path: Path = ROOT / 'course.toml') -> dict:

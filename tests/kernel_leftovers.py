@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import psutil
 import pytest
 
-from helpers.rabbitadmin import AdminError, RabbitmqCtl, admin_client
+from teacher.rabbitadmin import AdminError, RabbitmqCtl, admin_client
 
 __all__ = ['Snapshot', 'broker_connections', 'snapshot', 'vhost_of']
 

@@ -33,8 +33,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers import classroom  # noqa: E402
-from helpers.rabbitadmin import AdminError, admin_client  # noqa: E402
+from teacher import classroom  # noqa: E402
+from teacher.rabbitadmin import AdminError, admin_client  # noqa: E402
 
 NOTEBOOKS = ('02_worker', '03_producer', '04_full_run', '05_scaling_out')
 

@@ -52,26 +52,12 @@ class Course:
 def _read_toml(path: Path) -> dict:
     try:
         import tomllib  # Python 3.11+
-    except ImportError:  # pragma: no cover - older Pythons
+    except ImportError:  # Python 3.10: tomli, the same parser (pytest, in requirements.txt, brings it there)
         try:
             import tomli as tomllib
         except ImportError:
-            return _read_simple_toml(path.read_text(encoding='utf-8'))
+            raise CourseError(f'reading {path.name} on Python 3.10 needs tomli: pip install tomli') from None
     return tomllib.loads(path.read_text(encoding='utf-8'))
-
-
-def _read_simple_toml(text: str) -> dict:
-    """Enough TOML for course.toml on Pythons without tomllib: [tables] and key = "string" lines."""
-    data: dict = {}
-    table = data
-    for line in text.splitlines():
-        header = re.match(r'^\s*\[([\w.-]+)\]', line)
-        pair = re.match(r'^\s*([\w-]+)\s*=\s*"([^"]*)"', line)
-        if header:
-            table = data.setdefault(header.group(1), {})
-        elif pair:
-            table[pair.group(1)] = pair.group(2)
-    return data
 
 
 def load_course(path: Path) -> Course:

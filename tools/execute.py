@@ -8,7 +8,7 @@ appearance, one kernelspec for every notebook.
 
 Some outputs differ on every run however unchanged the code: timings (cells tagged
 ``nbval-ignore-output``, which assert their invariants in code) and live logs of concurrent events
-(widgets with the class ``helpers.widget_view.LIVE_CLASS``).  Such an output keeps its stored value
+(widgets with the class ``helpers.views.snapshot.LIVE_CLASS``).  Such an output keeps its stored value
 when the new one has the same shape (the same kinds of output, and the same text once numbers are
 masked), its cell's source is unchanged and it holds no error; a live widget's state is kept only when
 every other output came out as stored.  It says how many it kept.  ``--refresh`` takes every new output as it is.
@@ -28,7 +28,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # README's set-up installs the requirements, not the helpers package
-from helpers.widget_view import LIVE_CLASS  # noqa: E402
+from helpers.views.snapshot import LIVE_CLASS  # noqa: E402
 
 NOTEBOOKS = ROOT / 'notebooks'
 KERNELSPEC = {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}

@@ -1,4 +1,4 @@
-"""Exercise solutions, loaded into a notebook's answer cell with ``%load solutions.nb02_worker``.
+"""Exercise solutions, loaded into an answer cell with ``%load solutions.nb02_worker`` (00_setup).
 
 Every notebook imports this module as ``solutions`` in its set-up cell. IPython's ``%load`` evaluates
 ``solutions.nb02_worker`` and pastes the string it gets: the text of ``nb02_worker.py`` beside this

@@ -184,8 +184,8 @@ def test_stopped_celery_workers_leave_no_thread_behind():
 
 
 def test_the_celery_full_run_reconciles_the_seeded_scenario():
-    from helpers.celery_fullrun import celery_full_run
     from helpers.fullrun import scenario
+    from tools.celery_fullrun import celery_full_run
     result = celery_full_run('memory://', 60, corrupt_rate=0.1)
     rec = result.reconciliation
     corrupt = sum(1 for _key, payload in scenario(60, 4, 0.1) if payload.get('corrupt'))
@@ -239,10 +239,10 @@ def test_celery_runs_in_two_namespaces_on_one_broker_do_not_cross(name, monkeypa
 
 @pytest.mark.broker
 def test_two_learners_celery_full_runs_at_once_on_one_rabbitmq_vhost_never_cross(monkeypatch):
-    """Two `python -m helpers.celery_fullrun` at the same time, one LAB_NAMESPACE each, on one vhost."""
+    """Two `python -m tools.celery_fullrun` at the same time, one LAB_NAMESPACE each, on one vhost."""
     url = require_broker(BROKERS['amqp'])
     tag = uuid.uuid4().hex[:6]
-    procs = {ns: subprocess.Popen([sys.executable, '-m', 'helpers.celery_fullrun', '--broker', url,
+    procs = {ns: subprocess.Popen([sys.executable, '-m', 'tools.celery_fullrun', '--broker', url,
                                    '--messages', '60', '--json'], cwd=ROOT, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   env={**os.environ, 'LAB_NAMESPACE': ns})

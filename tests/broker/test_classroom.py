@@ -10,13 +10,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from conftest import IN_CI
 
-from helpers import classroom, config
+from helpers import config
 from helpers.course_names import AUDIT_QUEUE, SEED_EXCHANGE, VIDEO_QUEUE
 from helpers.events import EventLog
 from helpers.producer import Publisher
-from helpers.rabbitadmin import AdminError, ManagementAPI, RabbitmqCtl
 from helpers.topology import SEED
 from helpers.worker import Worker
+from teacher import classroom
+from teacher.rabbitadmin import AdminError, ManagementAPI, RabbitmqCtl
 
 
 class FakeAPI(BaseHTTPRequestHandler):

@@ -10,7 +10,7 @@ from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
 from helpers.topology import MEDIA
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = {'published', 'delivered', 'acked', 'dead_lettered', 'duplicates', 'lost', 'seconds'}
+KEYS = {'published', 'delivered', 'acked', 'dead_lettered', 'duplicates', 'lost', 'seconds', 'queues', 'causes'}
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess:
@@ -27,8 +27,8 @@ def test_demo_json_contract():
     report = json.loads(done.stdout)  # the whole of stdout is one JSON object
     assert KEYS <= set(report)
     assert report['published'] == 50 and report['lost'] == 0 and report['duplicates'] == 0
-    assert sorted(report['delivered']) == MEDIA.queue_names
-    assert report['delivered'][AUDIT_QUEUE] == 50  # '#' receives everything
+    assert sorted(report['queues']) == MEDIA.queue_names
+    assert report['queues'][AUDIT_QUEUE]['delivered'] == 50  # '#' receives everything
     assert report['acked'] + report['dead_lettered'] + report['quarantined'] == report['expected']
     # the full run's seconds, from its first publish to its last settled copy: more than nothing, and
     # less than the whole process took (which also started Python and ran the seed's scenario)

@@ -24,9 +24,9 @@ from helpers import config
 from helpers.events import ACKED, RECONNECTED, SETTLED, EventLog
 from helpers.producer import Publisher
 from helpers.reconcile import reconcile
-from helpers.redis_check import locate, with_places
 from helpers.topology import SEED
 from helpers.worker import Worker
+from tools.redis_check import locate, with_places
 
 from .test_faults import drop_my_connections, drop_my_redis_connections
 
@@ -163,7 +163,7 @@ def test_redis_loses_a_message_popped_for_a_connection_that_dies():
 
 
 def test_redis_check_tells_a_delay_from_a_loss():
-    from helpers.redis_check import GONE, IN_QUEUE, UNACKED_HASH
+    from tools.redis_check import GONE, IN_QUEUE, UNACKED_HASH
     url = require_broker(BROKERS['redis'])
     log = EventLog()
     with declared(url, SEED.renamed(f'where_{uuid.uuid4().hex[:8]}')) as topology:

@@ -22,7 +22,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psutil
 import pytest
 from conftest import BROKERS, declared, require_broker
 
@@ -32,6 +31,7 @@ from helpers.events import ACKED, DELIVERED, PUBLISHED, RECONNECTED, EventLog
 from helpers.producer import Publisher
 from helpers.topology import SEED, Topology
 from helpers.worker import Worker
+from tools.fault_run import drop_redis, ports_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -63,8 +63,7 @@ def rabbitmqctl(*args: str) -> str:
 
 def my_ports(broker_port: int) -> set[int]:
     """The local ports of this process's open connections to ``broker_port``."""
-    return {c.laddr.port for c in psutil.Process().net_connections(kind='tcp')
-            if c.raddr and c.raddr.port == broker_port and c.status == psutil.CONN_ESTABLISHED}
+    return ports_of(os.getpid(), broker_port)
 
 
 def drop_my_connections() -> int:
@@ -143,14 +142,7 @@ def test_killed_worker_process_message_is_redelivered_and_handled(amqp_url, topo
 
 def drop_my_redis_connections(url: str) -> int:
     """Kill this process's Redis client connections from the server side; return how many."""
-    import redis
-    ports = my_ports(6379)
-    admin = redis.Redis.from_url(url)
-    try:
-        mine = [c['id'] for c in admin.client_list() if int(c['addr'].rpartition(':')[2]) in ports]
-        return sum(admin.client_kill_filter(_id=client_id) for client_id in mine)
-    finally:
-        admin.close()
+    return drop_redis(url, os.getpid())
 
 
 def run_under_faults(amqp_url: str, topology: Topology, fault, messages: int = 600) -> dict:

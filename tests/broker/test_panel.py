@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, PUBLISHED
-from helpers.panel import ControlPanel, log_line
+from helpers.views.panel import ControlPanel, log_line
 from helpers.worker import Worker
 
 

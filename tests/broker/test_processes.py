@@ -14,10 +14,10 @@ import pytest
 from conftest import BROKERS, declared, require_broker
 
 from helpers import config, processes
+from helpers.checks.scaling import check_worker_script
 from helpers.events import EventLog
 from helpers.processes import WorkerFleet, WorkerProcess
 from helpers.producer import Publisher
-from helpers.scaling_exercise import check_worker_script
 from helpers.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]

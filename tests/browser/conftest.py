@@ -7,9 +7,9 @@ and ``amqp_page`` the same with the kernels on RabbitMQ; ``notebook7`` is a Note
 them in the browser after checking them) with their own Jupyter directories.  ``dark_page`` is a
 page of the JupyterLab server in JupyterLab Dark (set in the server's settings file).
 
-JupyterLab's kernels run with ``HELPERS_DROP_THREAD_SENDS=1``: the views drop widget updates sent
-from worker threads, as Colab's front end ignores them, so every JupyterLab test proves that the
-views' front-end ticks alone keep them live.  Notebook 7's kernels send from threads as usual.
+JupyterLab's kernels run with ``HELPERS_DROP_THREAD_SENDS=1``: a start-up file (tests/colab_sends.py)
+makes their widgets drop updates sent from worker threads, as Colab's front end ignores them, so every
+JupyterLab test proves that the views' front-end ticks alone keep them live.  Notebook 7's kernels send as usual.
 
 When a page's test ends, its kernels are shut down and nothing they started may be left: no process of
 their families, no RabbitMQ connection of theirs (tests/kernel_leftovers.py).
@@ -125,7 +125,7 @@ def _free_port() -> int:
 def _copy_course(root: Path) -> None:
     ignore = shutil.ignore_patterns('.ipynb_checkpoints', '__pycache__', '*.pyc')
     root.mkdir()
-    for name in ('notebooks', 'helpers'):
+    for name in ('notebooks', 'helpers', 'teacher'):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, root / name, ignore=ignore)
     (root / 'notebooks').mkdir(exist_ok=True)
@@ -147,6 +147,11 @@ def _environment(base: Path, extra: dict[str, str] | None = None) -> dict[str, s
     for name, path in dirs.items():
         path.mkdir(parents=True, exist_ok=True)
         env[name] = str(path)
+    startup = dirs['IPYTHONDIR'] / 'profile_default' / 'startup'  # kernels drop thread sends if asked (as Colab)
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / '00-colab-sends.py').write_text(
+        f'import sys\nsys.path.insert(0, {str(ROOT / "tests")!r})\nimport colab_sends\ncolab_sends.install()\n'
+        f'sys.path.remove({str(ROOT / "tests")!r})\n', encoding='utf-8')
     for relative, settings in LAB_SETTINGS.items():
         target = dirs['JUPYTERLAB_SETTINGS_DIR'] / relative
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,12 @@ import uuid
 
 import pytest
 
-from helpers import classroom, config
+from helpers import config
 from helpers.course_names import VIDEO_QUEUE
 from helpers.producer import Publisher
-from helpers.rabbitadmin import ManagementAPI
 from helpers.topology import SEED
+from teacher import classroom
+from teacher.rabbitadmin import ManagementAPI
 
 from .conftest import ROOT, unavailable
 from .harness import (

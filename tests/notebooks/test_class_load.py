@@ -12,7 +12,7 @@ import psutil
 import pytest
 from conftest import IN_CI
 
-from helpers.rabbitadmin import ManagementAPI, RabbitmqCtl
+from teacher.rabbitadmin import ManagementAPI, RabbitmqCtl
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location('class_load', ROOT / 'tools' / 'class_load.py')

@@ -102,15 +102,23 @@ def test_bad_config_is_explained(tmp_path, text, message):
         colab.load_course(tmp_path / 'course.toml')
 
 
-def test_course_toml_is_read_on_a_python_without_tomllib(tmp_path, monkeypatch):
-    """Python 3.10 has no tomllib (nor, maybe, tomli): the tool's own reader takes over."""
+def test_course_toml_is_read_with_tomli_where_python_has_no_tomllib(tmp_path, monkeypatch):
+    """Python 3.10 has no tomllib: tomli (the same parser) reads the file; without either, the error says so."""
+    tomli = pytest.importorskip('tomli', reason='tomli is installed where pytest runs on Python 3.10')
     monkeypatch.setitem(sys.modules, 'tomllib', None)  # None in sys.modules: importing it fails
-    monkeypatch.setitem(sys.modules, 'tomli', None)
     text = (course_toml(FORK, 'spring').replace('"spring"', '"spring"  # trailing comment')
             + '\n[other]\nurl = "https://example.org/not/this"\nbranch = "not-this"\n')
     (tmp_path / 'course.toml').write_text(text)
     course = colab.load_course(tmp_path / 'course.toml')
-    assert (course.url, course.branch) == (FORK, 'spring')
+    assert (course.url, course.branch) == (FORK, 'spring') and tomli.loads(text)['other']['branch'] == 'not-this'
+
+
+def test_without_tomllib_or_tomli_the_error_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'tomllib', None)
+    monkeypatch.setitem(sys.modules, 'tomli', None)
+    (tmp_path / 'course.toml').write_text(course_toml(FORK, 'spring'))
+    with pytest.raises(colab.CourseError, match='needs tomli: pip install tomli'):
+        colab.load_course(tmp_path / 'course.toml')
 
 
 def test_up_to_date_notebooks_pass_check_and_stay_byte_identical(course_dir):

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from helpers.widget_view import LIVE_CLASS
+from helpers.views.snapshot import LIVE_CLASS
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location('execute_tool', ROOT / 'tools' / 'execute.py')
@@ -84,7 +84,7 @@ def test_the_kernel_s_split_streams_are_joined():
 
 
 SMALL = [
-    'import time, random\nimport ipywidgets as widgets\nfrom helpers.widget_view import LIVE_CLASS',
+    'import time, random\nimport ipywidgets as widgets\nfrom helpers.views.snapshot import LIVE_CLASS',
     "print('same every run')",
     ('import sys\nprint(f"{time.perf_counter():.3f} s", end="")\nsys.stdout.flush()\ntime.sleep(0.05)\n'
      'print(" later")', VARIABLE),

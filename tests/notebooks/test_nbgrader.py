@@ -157,7 +157,7 @@ def test_autograde_on_rabbitmq_one_namespace_per_student(course):
     submit(course, 'bob', ex.solution_name, path.name, wrong_answers(ex.solution_name)[0][0])
     from urllib.parse import unquote, urlsplit
 
-    from helpers.rabbitadmin import ManagementAPI
+    from teacher.rabbitadmin import ManagementAPI
     api, vhost = ManagementAPI(), unquote(urlsplit(url).path[1:]) or '/'
     before = set()
     if api.available():  # the students' queues of an earlier run go first: this run must make its own

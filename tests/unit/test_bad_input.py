@@ -65,7 +65,7 @@ typed_payload = st.one_of(st.text(max_size=60), st.sampled_from(['{}', '{"a": 1}
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(typed_text, typed_payload), min_size=1, max_size=8))
 def test_garbage_in_the_panel_boxes_is_refused_and_accepted_messages_arrive(memory_url, typed):
-    from helpers.panel import ControlPanel
+    from helpers.views.panel import ControlPanel
     log = EventLog()
     with declared(memory_url, unique_seed()) as topology:
         queues = topology.queue_names

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import classroom, config, namespace
-from helpers.classroom import QueueStatus
+from helpers import config, namespace
+from teacher import classroom
+from teacher.classroom import QueueStatus
 
 
 class FakeAdmin:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from helpers import classroom
-from helpers.dashboard import ClassDashboard, dashboard_html
+from teacher import classroom
+from teacher.dashboard import ClassDashboard, dashboard_html
 
 from .test_classroom import FakeAdmin, queue
 

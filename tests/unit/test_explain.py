@@ -110,4 +110,4 @@ def test_why_works_where_ipywidgets_cannot_be_imported(monkeypatch):
     assert explain.why('video.#', 'video.upload') == "# takes 'upload'"
     assert explain.explain_key('video.upload').splitlines()[-1] == f'→ delivered to: {AUDIT_QUEUE}, {VIDEO_QUEUE}'
     with pytest.raises(ModuleNotFoundError, match='import of ipywidgets halted'):
-        importlib.import_module('helpers.key_tester')  # the view does need widgets: the block is real
+        importlib.import_module('helpers.views.key_tester')  # the view does need widgets: the block is real

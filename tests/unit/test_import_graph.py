@@ -20,11 +20,11 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """The project modules that module ``name`` imports (at any level of its code)."""
+def _imports(name: str, path: Path, known: set[str], tree: ast.AST | None = None) -> set[str]:
+    """The project modules that module ``name`` (or the code ``tree``) imports, at any level of its code."""
     package = name.split('.') if path.name == '__init__.py' else name.split('.')[:-1]
     targets = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+    for node in ast.walk(tree or ast.parse(path.read_text(encoding='utf-8'))):
         if isinstance(node, ast.ImportFrom):
             base = package[:len(package) - node.level + 1] if node.level else []
             source = '.'.join(base + ([node.module] if node.module else []))

@@ -30,3 +30,10 @@ def test_the_widgets_and_celery_are_extras_so_that_colab_keeps_its_own_widgets()
     assert not [pin for pin in project['dependencies'] if pin.startswith(('ipywidgets', 'celery'))]
     assert project['optional-dependencies']['widgets'] == ['ipywidgets~=8.1.9']
     assert project['optional-dependencies']['celery'] == ['celery~=5.7.0']
+
+
+def test_the_package_holds_every_room_of_helpers():
+    """A pip install (Colab's) brings each package under helpers/, the views and the checks among them."""
+    listed = tomllib.loads((ROOT / 'pyproject.toml').read_text(encoding='utf-8'))['tool']['setuptools']['packages']
+    on_disk = sorted('.'.join(p.parent.relative_to(ROOT).parts) for p in (ROOT / 'helpers').rglob('__init__.py'))
+    assert 'helpers.views' in on_disk and sorted(listed) == on_disk

@@ -3,8 +3,8 @@ import pytest
 
 from helpers.course_names import AUDIT_QUEUE, IMAGE_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE
 from helpers.explain import PROMPT, explain_key
-from helpers.key_tester import KeyTester
 from helpers.topology import MEDIA, SEED
+from helpers.views.key_tester import KeyTester
 
 
 def test_widget_starts_empty_with_the_prompt():

@@ -53,9 +53,3 @@ def test_the_repository_course_toml_grades_every_notebook_with_an_exercise():
     assert [p.stem for p in nc.chosen_notebooks(grading)] == [p.stem for p in FORMED]
 
 
-def test_the_fallback_toml_reader_reads_course_toml_as_tomllib_does():
-    tomllib = pytest.importorskip('tomllib')
-    text = (nc.ROOT / 'course.toml').read_text(encoding='utf-8')
-    assert nc._simple_toml(text) == tomllib.loads(text)
-    table = '[grading]\nnotebooks = ["03_producer"]  # one\n[grading.points]\n03_producer = 3\ndefault = 2.5\n'
-    assert nc._simple_toml(table) == tomllib.loads(table)

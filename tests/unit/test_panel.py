@@ -4,14 +4,16 @@ import threading
 import uuid
 from collections import Counter
 
+import ipywidgets as widgets
 import pytest
+from colab_sends import dropping
 
 from helpers import config
 from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, DELIVERED, PUBLISHED, QUARANTINED
-from helpers.panel import ControlPanel, PayloadError, counter_text, log_line, parse_payload, shorten
 from helpers.producer import Publisher
 from helpers.topology import MEDIA, RoutingKeyError, Topology
+from helpers.views.panel import ControlPanel, PayloadError, counter_text, log_line, parse_payload, shorten
 from helpers.worker import Worker
 
 
@@ -282,8 +284,8 @@ def test_an_event_recorded_during_refresh_is_not_lost(memory_url, private, log):
 
 
 def test_thread_sends_can_be_dropped_as_colab_does(memory_url, private, log, monkeypatch):
-    """HELPERS_DROP_THREAD_SENDS=1: updates sent from a worker thread never leave; the main thread's do."""
-    monkeypatch.setenv('HELPERS_DROP_THREAD_SENDS', '1')
+    """Sends dropped off the kernel's threads (colab_sends): a worker's updates never leave; the main thread's do."""
+    monkeypatch.setattr(widgets.Widget, '_send', dropping(widgets.Widget._send))
     panel = ControlPanel(memory_url, topology=private, log=log)
     label = panel.counters[private.queue_names[0]]
     sent = []

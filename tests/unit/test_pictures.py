@@ -1,12 +1,12 @@
-"""helpers.pictures: the delivery picture names what the topology routes, and nothing else."""
+"""helpers.views.pictures: the delivery picture names what the topology routes, and nothing else."""
 import base64
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from helpers.course_names import AUDIT_QUEUE, SEED_EXCHANGE, USER_QUEUE, VIDEO_QUEUE
-from helpers.pictures import Picture, deliveries_svg, svg_img
 from helpers.topology import MEDIA, SEED, Topology
+from helpers.views.pictures import Picture, deliveries_svg, svg_img
 
 SVG = '{http://www.w3.org/2000/svg}'
 

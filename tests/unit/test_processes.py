@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import processes, recorded_05
+from helpers.checks.scaling import check_worker_script
 from helpers.processes import (
     WorkerFleet,
     needs_rabbitmq,
@@ -17,7 +18,6 @@ from helpers.processes import (
     shares_queues,
     worker_command,
 )
-from helpers.scaling_exercise import check_worker_script
 from helpers.topology import SEED, Topology
 from helpers.worker_cli import custom_topology
 

@@ -3,10 +3,11 @@
 import pytest
 
 from helpers import solutions
+from helpers.causes import CAUSES
 from helpers.course_names import AUDIT_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, RECONNECTED, UNACKED, EventLog
 from helpers.fullrun import MEDIA_EVENTS, scenario
-from helpers.reconcile import CAUSES, Unaccounted, reconcile, wait_accounted
+from helpers.reconcile import Unaccounted, reconcile, wait_accounted
 from helpers.topology import MEDIA, SEED, virtual_matches
 
 # (events after publishing m1 'video.upload' and m2 'user.login' on SEED, expected per-queue counters)
@@ -268,7 +269,7 @@ def test_a_copy_another_program_published_is_unexpected_and_named_not_a_duplicat
 
 
 def test_a_lost_copy_redis_still_holds_gets_the_cause_of_where_it_is():
-    from helpers.redis_check import GONE, IN_QUEUE, UNACKED_HASH, with_places
+    from tools.redis_check import GONE, IN_QUEUE, UNACKED_HASH, with_places
     log = EventLog()
     for mid in ('m1', 'm2', 'm3'):
         log.record(PUBLISHED, mid, 'user.login')  # SEED routes user.login to audit_queue only

@@ -1,9 +1,9 @@
 """A class on one RabbitMQ: make each learner's place, print their settings, watch them, clean up (teacher's guide).
 
-    python -m helpers.classroom create 20 --mode vhosts       # needs the broker's admin
-    python -m helpers.classroom create 20 --mode namespaces --url amqp://class:pw@rabbit/course
-    python -m helpers.classroom status [--watch 5]            # the terminal dashboard
-    python -m helpers.classroom remove
+    python -m teacher.classroom create 20 --mode vhosts       # needs the broker's admin
+    python -m teacher.classroom create 20 --mode namespaces --url amqp://class:pw@rabbit/course
+    python -m teacher.classroom status [--watch 5]            # the terminal dashboard
+    python -m teacher.classroom remove
 
 ``create`` writes the roster (``class.json``, passwords included: keep it to
 yourself) and prints one line per learner to hand out.  ``--mode vhosts``
@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from . import config, namespace
+from helpers import config, namespace
+
 from .rabbitadmin import DEFAULT_API, AdminError, admin_client
 
 __all__ = ['Learner', 'QueueStatus', 'LearnerStatus', 'plan', 'create', 'remove', 'status', 'table',
@@ -201,13 +202,13 @@ def load_roster(path: str | Path) -> list[Learner]:
     try:
         rows = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise ValueError(f'no roster at {path}: run "python -m helpers.classroom create N" first') from None
+        raise ValueError(f'no roster at {path}: run "python -m teacher.classroom create N" first') from None
     return [Learner(**row) for row in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Create, watch and remove a class's places on one RabbitMQ."""
-    parser = argparse.ArgumentParser(prog='python -m helpers.classroom', description=main.__doc__)
+    parser = argparse.ArgumentParser(prog='python -m teacher.classroom', description=main.__doc__)
     parser.add_argument('--roster', default=DEFAULT_ROSTER, help=f'the class file (default {DEFAULT_ROSTER})')
     parser.add_argument('--api', default=DEFAULT_API, help=f'management API (default {DEFAULT_API})')
     parser.add_argument('--admin', default='guest:guest', help='USER:PASSWORD for the API (default guest:guest)')
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             save_roster(args.roster, learners)
             for learner in learners:
                 print(f'{learner.name}: {learner.env_line}')
-            print(f'# roster saved to {args.roster}; remove with: python -m helpers.classroom remove', file=sys.stderr)
+            print(f'# roster saved to {args.roster}; remove with: python -m teacher.classroom remove', file=sys.stderr)
             return 0
         learners = load_roster(args.roster)
         admin = admin_client(args.api, user, password)

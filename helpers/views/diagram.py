@@ -1,9 +1,9 @@
-"""A live SVG routing diagram: exchange, bindings, queues and counters from the event log (04_full_run).
+"""A live SVG routing diagram: exchange, bindings, queues and counters from the event log (01_topology).
 
 ``render_svg`` is a pure function of a topology and an event log (the same
 log always gives the same SVG, with no message ids or times in it, so
 notebook outputs stay stable).  ``LiveDiagram`` keeps an ``ipywidgets.HTML``
-showing it up to date while a worker runs; ``DiagramSVG`` shows a static one.
+showing it up to date while a worker runs; ``svg.Picture(render_svg(...))`` shows a static one.
 Shown inline, the SVG takes the notebook theme's colours; as a picture (an
 ``<img>``, which is what a notebook opened without a kernel shows) it is light.
 """
@@ -13,30 +13,32 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
-from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
-from .pictures import svg_img
-from .topology import Topology, matches
-from .widget_view import LIVE_CLASS, Ticker, WidgetView, drop_thread_sends, handles_kernel_messages, snapshot_frame
+from ..events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, UNROUTABLE, Event, EventLog
+from ..topology import Topology, matches
+from . import svg
+from .repaint import Ticker, handles_kernel_messages
+from .snapshot import LIVE_CLASS, WidgetView, snapshot_frame
+from .svg import FONT, MONO, svg_img
+from .svg import attr as _attr
+from .svg import n as _n
+from .svg import text as _text
 
-__all__ = ['BOX_COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'svg_img', 'LiveDiagram', 'DiagramSVG']
+__all__ = ['BOX_COLUMNS', 'LastRoute', 'last_route', 'render_svg', 'LiveDiagram']
 
 #: The per-queue counters shown in each queue box: (event kind, column label).
 BOX_COLUMNS = ((DELIVERED, 'delivered'), (ACKED, 'acked'), (DEAD_LETTERED, 'dead-lettered'),
            (QUARANTINED, 'quarantined'))
 
 DEFAULT_WIDTH = 940
-FONT = 'DejaVu Sans, Verdana, Helvetica, Arial, sans-serif'
-MONO = 'DejaVu Sans Mono, Menlo, Consolas, monospace'
 
 # Colours follow the notebook's theme: each is (a light-theme hex, a CSS value built from
 # JupyterLab's theme variables).  The hex is the SVG attribute, read where CSS is not (an <img>, a
 # file); the CSS value is the element's style, read by JupyterLab and Notebook 7 (light and dark).
 # Accents are mixed with the theme's text colour, so they darken on light pages and lighten on dark
 # ones; text keeps a contrast of at least 4.5:1 on both.
-_TEXT = 'var(--jp-ui-font-color1, #1f2328)'
-_PAGE = 'var(--jp-layout-color1, #ffffff)'
+_TEXT = f'var(--jp-ui-font-color1, {svg.INK})'
+_PAGE = f'var(--jp-layout-color1, {svg.PAGE})'
 
 
 def _accent(hex_: str, share: int = 60) -> tuple[str, str]:
@@ -47,11 +49,11 @@ def _tint(hex_: str, light: str, share: int = 14) -> tuple[str, str]:
     return light, f'color-mix(in srgb, {hex_} {share}%, {_PAGE})'
 
 
-INK = ('#1f2328', _TEXT)
+INK = (svg.INK, _TEXT)
 MUTED = ('#57606a', f'color-mix(in srgb, {_TEXT} 75%, {_PAGE})')  # secondary text, still >= 4.5:1
-PAGE = ('#ffffff', _PAGE)
+PAGE = (svg.PAGE, _PAGE)
 EDGE = ('#c3cad3', 'var(--jp-border-color1, #c3cad3)')
-LIT, BAD, WARN = _accent('#c2410c'), _accent('#b42318', 45), _accent('#8a5a12', 45)
+LIT, BAD, WARN = _accent(svg.ACCENT), _accent('#b42318', 45), _accent('#8a5a12', 45)
 EXCHANGE_FILL, EXCHANGE_STROKE = _tint('#3b6fd1', '#e7f0ff'), ('#3b6fd1', 'var(--jp-brand-color1, #3b6fd1)')
 QUEUE_FILL = ('#f6f8fa', f'color-mix(in srgb, var(--jp-layout-color2, #f6f8fa) 50%, {_PAGE})')
 QUEUE_STROKE = ('#8c959f', 'var(--jp-border-color1, #8c959f)')
@@ -107,28 +109,9 @@ def _lit_bindings(topology: Topology, route: LastRoute) -> set[tuple[str, str]]:
 
 # -- SVG text helpers ------------------------------------------------------------
 
-def _clean(text: str) -> str:
-    """Replace characters XML 1.0 cannot carry (control characters) with U+FFFD."""
-    return ''.join(ch if ch in '\t\n\r' or ch >= ' ' else '\ufffd' for ch in str(text))
-
-
-def _text(text: str) -> str:
-    return escape(_clean(text))
-
-
-def _attr(text) -> str:
-    return escape(_clean(text), {'"': '&quot;'})
-
-
 def _attrs(**values) -> str:
     """Keyword arguments as SVG attributes, in order ('data_x' becomes 'data-x', 'class_' 'class')."""
     return ' '.join(f'{key.rstrip("_").replace("_", "-")}="{_attr(value)}"' for key, value in values.items())
-
-
-def _n(value: float) -> str:
-    """A coordinate with at most one decimal, the same on every platform."""
-    text = f'{value:.1f}'
-    return text[:-2] if text.endswith('.0') else text
 
 
 def _width_of(text: str, size: float, mono: bool = False) -> float:
@@ -349,34 +332,6 @@ def render_svg(topology: Topology, log: EventLog, *, width: float = DEFAULT_WIDT
 
 # -- showing it in a notebook ----------------------------------------------------
 
-class DiagramSVG:
-    """A static SVG that a notebook displays as an image (its text form never changes)."""
-
-    def __init__(self, svg: str) -> None:
-        self.svg = svg
-
-    @classmethod
-    def of(cls, topology: Topology, log: EventLog, **options) -> DiagramSVG:
-        """Render ``topology`` and ``log`` now (options as for ``render_svg``)."""
-        return cls(render_svg(topology, log, **options))
-
-    def _repr_svg_(self) -> str:
-        return self.svg
-
-    def _repr_html_(self) -> str:
-        # An <img> shrinks to the output's width (JupyterLab draws image/svg+xml at full size) and,
-        # unlike inline SVG, survives the sanitizer of a notebook opened before it is run.
-        return f'<div class="routing-diagram">{svg_img(self.svg)}</div>'
-
-    def __repr__(self) -> str:
-        return '<routing diagram (SVG)>'
-
-    def save(self, path: str) -> None:
-        """Write the SVG to ``path``, e.g. to open it in a browser."""
-        with open(path, 'w', encoding='utf-8') as file:
-            file.write(self.svg)
-
-
 class LiveDiagram(WidgetView):
     """An ``ipywidgets.HTML`` (``.html``, inside ``.widget``) that redraws the diagram as the log grows.
 
@@ -409,7 +364,6 @@ class LiveDiagram(WidgetView):
         self.html.add_class(LIVE_CLASS)  # the last route lit is whichever thread came last: see tools/execute.py
         self.ticker = Ticker(self.flush)
         self.widget = self._root([self.html, self.ticker.widget])
-        drop_thread_sends([self.html])
 
     def _render(self) -> str:
         return render_svg(self.topology, self.log, width=self.width, title=self.title)

@@ -1,10 +1,10 @@
 """Run ``python -m helpers.demo --json`` and drop its own broker connections a few times; print its JSON.
 
-    .venv/bin/python tests/broker/fault_run.py --broker redis://127.0.0.1:6379/5 --messages 20000 --drops 3
+    .venv/bin/python tools/fault_run.py --broker redis://127.0.0.1:6379/5 --messages 20000 --drops 3
 
 Only the demo process's connections are dropped: on Redis with CLIENT KILL ID of the clients whose
 address is one of the demo's local ports, on RabbitMQ with ``rabbitmqctl close_connection`` of the
-connections from those ports (in the URL's vhost).  Not a test: a measurement for the teacher's guide.
+connections from those ports (in the URL's vhost).  A measurement for the teacher's guide.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RABBITMQCTL = os.environ.get('RABBITMQCTL', 'rabbitmqctl')
 
 

@@ -1,4 +1,4 @@
-"""Where a message is on Redis: still in a queue, held in kombu's unacked hash, or gone (04_full_run, faults).
+"""Where a message is on Redis: still in a queue, held in kombu's unacked hash, or gone (project: fault forensics).
 
 kombu's Redis transport keeps a queue as a Redis list and a delivered, not yet acked message in the
 hash ``unacked``.  A copy the event log cannot account for is in one of those, or nowhere: popped by
@@ -10,8 +10,8 @@ import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 
-from . import config
-from .reconcile import Reconciliation
+from helpers import config
+from helpers.reconcile import Reconciliation
 
 __all__ = ['IN_QUEUE', 'UNACKED_HASH', 'GONE', 'locate', 'with_places']
 

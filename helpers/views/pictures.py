@@ -1,29 +1,25 @@
-"""Static pictures of where one message's copies go and who handles them, as SVG text (02_worker).
+"""Static pictures of where one message's copies go and who handles them, as SVG text (01_topology).
 
 ``deliveries_svg`` draws the exchange, the queues a routing key reaches (with
 the binding that let it in) and the callbacks that consume those queues.  It
 is pure: the same arguments always give the same text.  Show it (or any
-SVG text) with ``Picture(text)``, or get its HTML from ``svg_img(text)``: an
-``<img>`` with a data URI, which JupyterLab shows even in a notebook opened
-without running it (it refuses SVG output there, and strips inline ``<svg>``
-from HTML).  Inside an ``<img>`` the page's
+SVG text) with ``Picture(text)``, or get its HTML from ``svg_img(text)`` (both
+from the SVG kit, ``svg``).  Inside an ``<img>`` the page's
 theme colours do not reach, so the picture carries its own light card (ink and
 accent above 4.5:1 on it): it reads the same on light and dark themes.
 """
 from __future__ import annotations
 
-import base64
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from xml.sax.saxutils import escape, quoteattr
 
-from .topology import Topology
+from ..topology import Topology
+from .svg import ACCENT, FONT, INK, Picture, svg_img, svg_title
+from .svg import PAGE as CARD
+from .svg import text as escape
 
 __all__ = ['Picture', 'deliveries_svg', 'svg_img', 'svg_title']
 
-FONT = 'DejaVu Sans, Verdana, Helvetica, Arial, sans-serif'
-INK, CARD, BORDER = '#1f2328', '#ffffff', '#d0d7de'
-ACCENT = '#c2410c'  # the message's path (5.2:1 on the card)
+BORDER = '#d0d7de'
 CHAR_W, ROW_H, BOX_H, GAP_X, PAD = 7.2, 54, 34, 90, 16
 
 
@@ -106,33 +102,3 @@ def deliveries_svg(topology: Topology, routing_key: str, consumers: Mapping[str,
                      f'font-size="11">{copies}</text>')
     parts.append('</svg>')
     return '\n'.join(parts)
-
-
-def svg_title(svg: str) -> str:
-    """The text of the SVG's ``<title>``, or 'picture' when it has none."""
-    try:
-        title = ET.fromstring(svg).find('{http://www.w3.org/2000/svg}title')
-    except ET.ParseError:
-        return 'picture'
-    return title.text if title is not None and title.text else 'picture'
-
-
-def svg_img(svg: str, alt: str | None = None) -> str:
-    """``svg`` as an ``<img>`` with a data URI (HTML that sanitizers keep); ``alt`` defaults to its title."""
-    data = base64.b64encode(svg.encode('utf-8')).decode('ascii')
-    return (f'<img src="data:image/svg+xml;base64,{data}" alt={quoteattr(alt or svg_title(svg))} '
-            'style="max-width:100%;height:auto"/>')
-
-
-class Picture:
-    """SVG text shown as an ``<img>`` (its ``<title>`` as the alt text), which unrun notebooks keep."""
-
-    def __init__(self, svg: str) -> None:
-        self.svg = svg
-        self.alt = svg_title(svg)
-
-    def _repr_html_(self) -> str:
-        return svg_img(self.svg, self.alt)
-
-    def __repr__(self) -> str:
-        return f'[picture: {self.alt}]'

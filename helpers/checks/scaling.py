@@ -13,11 +13,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from . import config
-from .events import ACKED, DELIVERED, EventLog
-from .processes import WorkerFleet
-from .topology import Topology
-from .worker_cli import ERROR, READY, STOPPED, read_line
+from .. import config
+from ..events import ACKED, DELIVERED, EventLog
+from ..processes import WorkerFleet
+from ..topology import Topology
+from ..worker_cli import ERROR, READY, STOPPED, read_line
 
 __all__ = ['check_worker_script']
 

@@ -1,7 +1,7 @@
 """RabbitMQ administration for a teacher: its management HTTP API, or ``rabbitmqctl`` where the plugin is off.
 
 Both clients offer the same few calls (vhosts, users, permissions, queues,
-connections, the node's memory), so ``helpers.classroom`` does not care which
+connections, the node's memory), so ``teacher.classroom`` does not care which
 one it talks to.  The management API needs ``rabbitmq-plugins enable
 rabbitmq_management``; ``guest``/``guest`` works from localhost only.
 """

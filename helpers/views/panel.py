@@ -6,7 +6,7 @@ says: one counter per queue and the last few events.  Worker threads update
 it through the log's ``subscribe`` hook, writing widget values under a lock;
 ``refresh()`` redraws everything from the log on the main thread.  Colab does
 not repaint changes sent by other threads, so a hidden ticker (see
-``widget_view``) has the main thread re-send them a few times a second.
+``repaint``) has the main thread re-send them a few times a second.
 Enter in the routing-key box publishes, like the Publish button.
 Only ipywidgets API common to 7.7 (Colab) and 8 is used.
 """
@@ -22,22 +22,12 @@ from typing import Any, Optional, Union
 
 import ipywidgets as widgets
 
-from .course_names import SEED_BUTTONS
-from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
-from .producer import Published, Publisher
-from .topology import SEED, TopicKeyError, Topology, validate_routing_key
-from .widget_view import (
-    LIVE_CLASS,
-    Ticker,
-    WidgetView,
-    drop_thread_sends,
-    handles_kernel_messages,
-    revive_tickers,
-    snapshot_button,
-    snapshot_field,
-    snapshot_frame,
-    snapshot_pre,
-)
+from ..course_names import SEED_BUTTONS
+from ..events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, QUARANTINED, Event, EventLog
+from ..producer import Published, Publisher
+from ..topology import SEED, TopicKeyError, Topology, validate_routing_key
+from .repaint import Ticker, handles_kernel_messages, revive_tickers
+from .snapshot import LIVE_CLASS, WidgetView, pre, snapshot_button, snapshot_field, snapshot_frame
 
 __all__ = ['DEFAULT_PAYLOAD', 'PayloadError', 'ControlPanel', 'parse_payload', 'json_kind', 'counter_text',
            'log_line', 'shorten']
@@ -207,7 +197,7 @@ class ControlPanel(WidgetView):
         self.counters = {queue: widgets.Label(value=counter_text(queue, Counter()),
                                               layout=widgets.Layout(margin='0 2em 0 0'))
                          for queue in self.queues}
-        self.log_view = widgets.HTML(value=_pre(NOTHING_YET))
+        self.log_view = widgets.HTML(value=pre(NOTHING_YET))
         self.log_view.add_class(LIVE_CLASS)  # arrival order of concurrent events: see tools/execute.py
         for key, button in self.buttons.items():
             button.on_click(lambda _button, key=key: self.publish(key))
@@ -225,7 +215,6 @@ class ControlPanel(WidgetView):
             self.refresh_button,
             self.ticker.widget,
         ])
-        drop_thread_sends(self._shown_values())
         self.ticker.start()
 
     def _shown_values(self) -> list[widgets.Widget]:
@@ -306,7 +295,7 @@ class ControlPanel(WidgetView):
     def _draw(self) -> None:
         for queue, label in self.counters.items():
             label.value = counter_text(queue, self._tally)
-        self.log_view.value = _pre('\n'.join(self._lines) or NOTHING_YET)
+        self.log_view.value = pre('\n'.join(self._lines) or NOTHING_YET)
         if not handles_kernel_messages():
             self._unflushed = True
         self._drawn.notify_all()
@@ -360,7 +349,7 @@ class ControlPanel(WidgetView):
             snapshot_field('Payload:', self.payload_box.value, self.payload_box.placeholder),
             _status_html(message),
             ' '.join(f'<span style="margin-right: 2em">{html.escape(text, quote=False)}</span>' for text in counters),
-            snapshot_pre(lines),
+            pre(lines, margin='2px 0'),
         ]
         return snapshot_frame(''.join(f'<div>{row}</div>' for row in rows), 'control panel')
 
@@ -408,8 +397,6 @@ WARNING_STYLE = ('color: #b42318; '
                  'color: color-mix(in srgb, var(--jp-error-color1, #c92a2a) 70%, var(--jp-ui-font-color1, #1f2328))')
 
 
-def _pre(text: str) -> str:
-    return f'<pre style="margin: 0; font-size: 12px">{html.escape(text, quote=False)}</pre>'
 
 
 def _status_html(text: str) -> str:

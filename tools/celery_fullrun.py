@@ -1,6 +1,6 @@
-"""04's full run done by Celery: the same seeded media events, one Celery worker per queue, reconciled (06_celery).
+"""04's full run done by Celery: the seeded media events, a Celery worker per queue, reconciled (project: a test).
 
-    python -m helpers.celery_fullrun [--broker URL] [--messages N] [--json]
+    python -m tools.celery_fullrun [--broker URL] [--messages N] [--json]
 
 Publishes ``fullrun.scenario(N)`` as ``media.process`` tasks, each with its
 event's routing key, and waits until every copy settled.  The clock runs
@@ -13,14 +13,14 @@ import json
 import sys
 import time
 
-from . import config
-from .celery_app import make_app
-from .celery_events import CeleryEvents
-from .celery_workers import CeleryWorker, quiet_celery_logging
-from .events import SETTLED, EventLog
-from .fullrun import RunResult, scenario
-from .reconcile import wait_accounted
-from .topology import MEDIA, Topology
+from helpers import config
+from helpers.celery_app import make_app
+from helpers.celery_events import CeleryEvents
+from helpers.celery_workers import CeleryWorker, quiet_celery_logging
+from helpers.events import SETTLED, EventLog
+from helpers.fullrun import RunResult, scenario
+from helpers.reconcile import wait_accounted
+from helpers.topology import MEDIA, Topology
 
 __all__ = ['celery_full_run', 'main']
 
@@ -51,7 +51,7 @@ def celery_full_run(url: str | None = None, messages: int = 200, *, topology: To
 
 def main(argv: list[str] | None = None) -> int:
     """Run the Celery full run on one broker and print the reconciliation (or one JSON object)."""
-    parser = argparse.ArgumentParser(prog='python -m helpers.celery_fullrun', description=main.__doc__)
+    parser = argparse.ArgumentParser(prog='python -m tools.celery_fullrun', description=main.__doc__)
     parser.add_argument('--broker', default=None, help='broker URL (default: $BROKER_URL or memory://)')
     parser.add_argument('--messages', type=int, default=1000)
     parser.add_argument('--corrupt-rate', type=float, default=0.01)
@@ -60,10 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     result = celery_full_run(args.broker, args.messages, corrupt_rate=args.corrupt_rate)
     rec = result.reconciliation
     if args.json:
-        print(json.dumps({'transport': config.transport_of(args.broker), 'messages': args.messages,
-                          'published': rec.published, 'expected': rec.expected, 'acked': rec.acked,
-                          'dead_lettered': rec.dead_lettered, 'duplicates': rec.duplicates,
-                          'unexpected': rec.unexpected, 'lost': rec.lost, 'seconds': round(result.seconds, 3)}))
+        print(json.dumps(result.as_dict(config.transport_of(args.broker))))
     else:
         print(f'{result.seconds:.2f} s, {result.rate:,.0f} copies/s')
         print(rec.table())

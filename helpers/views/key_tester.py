@@ -3,18 +3,16 @@
 ``KeyTester`` is the thin widget view: a text box and, under it, the text of
 ``helpers.explain.explain_key`` (plain, unit-tested, usable from a terminal) for the broker the
 notebook runs on (``BROKER_URL``), with RabbitMQ's answer beside it where the two differ; displayed
-with a static snapshot (see ``widget_view``).  Only ipywidgets API common to 7.7 (Colab) and 8 is used.
+with a static snapshot (see ``snapshot``).  Only ipywidgets API common to 7.7 (Colab) and 8 is used.
 """
 from __future__ import annotations
 
-import html
-
 import ipywidgets as widgets
 
-from helpers import config
-from helpers.explain import BROKER_LABELS, PROMPT, explain_key
-from helpers.topology import SEED, Topology, matches, virtual_matches
-from helpers.widget_view import WidgetView, snapshot_field, snapshot_frame, snapshot_pre
+from .. import config
+from ..explain import BROKER_LABELS, PROMPT, explain_key
+from ..topology import SEED, Topology, matches, virtual_matches
+from .snapshot import WidgetView, pre, snapshot_field, snapshot_frame
 
 __all__ = ['KeyTester']
 
@@ -33,7 +31,7 @@ class KeyTester(WidgetView):
             raise ValueError(f'broker {self.broker!r}: use one of {sorted(BROKER_LABELS)}')
         self.text = widgets.Text(value='', placeholder='video.upload', description='Routing key:',
                                  style={'description_width': 'initial'})
-        self.output = widgets.HTML(value=_as_html(PROMPT))
+        self.output = widgets.HTML(value=pre(PROMPT))
         self.result = PROMPT
         self.widget = self._root([self.text, self.output])
         self.text.observe(self._on_change, names='value')
@@ -51,7 +49,7 @@ class KeyTester(WidgetView):
     def snapshot_html(self) -> str:
         """The box and the explanation as static HTML."""
         return snapshot_frame(snapshot_field('Routing key:', self.text.value, self.text.placeholder)
-                              + snapshot_pre(self.result), 'routing-key tester')
+                              + pre(self.result, margin='2px 0'), 'routing-key tester')
 
     def close(self) -> None:
         """Close the widgets."""
@@ -63,8 +61,4 @@ class KeyTester(WidgetView):
 
     def _on_change(self, change) -> None:
         self.result = explain_key(change['new'], self.topology, self.broker)
-        self.output.value = _as_html(self.result)
-
-
-def _as_html(text: str) -> str:
-    return f'<pre style="margin: 0">{html.escape(text, quote=False)}</pre>'
+        self.output.value = pre(self.result)

@@ -1,6 +1,6 @@
 """The teacher's dashboard in a notebook: one large row per learner, for a projector (teacher's guide).
 
-``ClassDashboard`` is a thin view of ``helpers.classroom.status``: a table of
+``ClassDashboard`` is a thin view of ``teacher.classroom.status``: a table of
 connections, consumers and messages ready/unacked per learner, learners with a
 stuck queue or a worker still running marked in colour *and* in words.  It
 redraws when Refresh is clicked (the main thread: Colab repaints that) and,
@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+from helpers.views.snapshot import WidgetView, snapshot_button, snapshot_frame
+
 from . import classroom
 from .rabbitadmin import DEFAULT_API, admin_client
-from .widget_view import WidgetView, snapshot_button, snapshot_frame
 
 __all__ = ['ClassDashboard', 'dashboard_html']
 
@@ -69,7 +70,7 @@ class ClassDashboard(WidgetView):
     @classmethod
     def from_roster(cls, path: str = classroom.DEFAULT_ROSTER, api: str = DEFAULT_API, user: str = 'guest',
                     password: str = 'guest') -> ClassDashboard:
-        """A dashboard of the learners in the roster file ``python -m helpers.classroom create`` wrote."""
+        """A dashboard of the learners in the roster file ``python -m teacher.classroom create`` wrote."""
         return cls(classroom.load_roster(path), admin_client(api, user, password))
 
     def refresh(self) -> list[classroom.LearnerStatus]:

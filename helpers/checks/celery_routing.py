@@ -1,4 +1,4 @@
-"""The self-check of 06_celery's exercise: send the learner's tasks through Celery and see where they land.
+"""The exercise's self-check: send the learner's tasks through Celery, see where they land (06_celery).
 
 ``check_routing(task_queues, task_routes, wanted)`` builds a Celery app from the learner's
 settings, sends each task in ``wanted`` (no worker runs), reads on the broker which queues
@@ -15,8 +15,8 @@ from celery import Celery
 from celery.app.routes import prepare
 from kombu import Exchange, Queue, binding
 
-from . import config
-from .celery_app import landing
+from .. import config
+from ..celery_app import landing
 
 __all__ = ['check_routing']
 
