@@ -273,6 +273,20 @@ class Topology:
             # Not passive: redis:// cannot passively declare a queue that is empty.
             return entity.bind(channel).queue_declare().message_count
 
+    def check_names(self) -> None:
+        """Raise ValueError, in plain words, for a name no broker would take: over 255 bytes, or a control character."""
+        names = [('exchange', self.exchange_name), ('dead-letter queue', self.dead_letter_queue_name),
+                 *(('queue', name) for name in self.queue_names)]
+        for kind, name in names:
+            size = len(name.encode('utf-8'))
+            if size > MAX_KEY_BYTES:
+                raise ValueError(f'{kind} name {name[:20]!r}... is {size} bytes long; AMQP allows at most '
+                                 f'{MAX_KEY_BYTES}')
+            control = next((ch for ch in name if _is_control(ch)), None)
+            if control is not None:
+                raise ValueError(f'{kind} name {name!r} contains a control character ({_char_name(control)}): '
+                                 'use letters, digits, dots, dashes and underscores')
+
     def describe(self) -> dict:
         """A plain description for views: exchange, queues and their binding keys."""
         return {

@@ -367,9 +367,8 @@ def _decodes_json_as_kombu(accept: list[str]) -> bool:
         and serialization.registry._decoders.get('application/json') is kombu_json.loads
 
 
-# AMQP carries a prefetch count in 16 bits and a name in at most 255 bytes.
+# AMQP carries a prefetch count in 16 bits (names: Topology.check_names).
 MAX_PREFETCH = 65535
-MAX_NAME_BYTES = 255
 
 
 def _check_settings(topology: Topology, prefetch_count: int, max_retries: int) -> None:
@@ -380,13 +379,4 @@ def _check_settings(topology: Topology, prefetch_count: int, max_retries: int) -
                          f'{MAX_PREFETCH} (how many unacked messages a consumer may hold; 0 means no limit)')
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f'max_retries {max_retries!r} must be a whole number, 0 or more')
-    names = [('exchange', topology.exchange_name), ('dead-letter queue', topology.dead_letter_queue_name),
-             *(('queue', name) for name in topology.queue_names)]
-    for kind, name in names:
-        size = len(name.encode('utf-8'))
-        if size > MAX_NAME_BYTES:
-            raise ValueError(f'{kind} name {name[:20]!r}... is {size} bytes long; AMQP allows at most '
-                             f'{MAX_NAME_BYTES}')
-        if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
-            raise ValueError(f'{kind} name {name!r} contains a control character: use letters, digits, '
-                             'dots, dashes and underscores')
+    topology.check_names()
