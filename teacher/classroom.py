@@ -132,15 +132,19 @@ def remove(admin, learners: list[Learner]) -> list[str]:
             admin.delete_user(learner.user)
             removed.append(f'vhost and user {learner.vhost}')
             continue
-        mine = f'{learner.namespace}{namespace.SEPARATOR}'
-        queues = [q['name'] for q in admin.queues(learner.vhost) if q['name'].startswith(mine)]
-        exchanges = [e for e in admin.exchanges(learner.vhost) if e.startswith(mine)]
+        queues = [q['name'] for q in admin.queues(learner.vhost) if _owned(q['name'], learner)]
+        exchanges = [e for e in admin.exchanges(learner.vhost) if _owned(e, learner)]
         for name in queues:
             admin.delete_queue(learner.vhost, name)
         for name in exchanges:
             _delete_exchange(admin, learner, name)
         removed.append(f'{len(queues)} queues and {len(exchanges)} exchanges of {learner.namespace}')
     return removed
+
+
+def _owned(broker_name: str, learner: Learner) -> bool:
+    """Whether a queue or exchange on the learner's vhost carries the learner's namespace."""
+    return namespace.owner(broker_name, [learner.namespace]) == learner.namespace
 
 
 def _delete_exchange(admin, learner: Learner, name: str) -> None:
@@ -159,8 +163,7 @@ def status(admin, learners: list[Learner]) -> list[LearnerStatus]:
     result = []
     for learner in learners:
         if learner.namespace:
-            mine = f'{learner.namespace}{namespace.SEPARATOR}'
-            own = [q for q in queues if q['vhost'] == learner.vhost and q['name'].startswith(mine)]
+            own = [q for q in queues if q['vhost'] == learner.vhost and _owned(q['name'], learner)]
             conns = [c for c in connections
                      if c.get('user_provided_name') == f'{namespace.CONNECTION_PREFIX}{learner.namespace}']
         else:
