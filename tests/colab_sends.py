@@ -5,6 +5,7 @@ when ``HELPERS_DROP_THREAD_SENDS=1``; unit tests patch ``ipywidgets.Widget._send
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import ipywidgets
@@ -14,6 +15,7 @@ from helpers.views.repaint import handles_kernel_messages
 
 def dropping(send):
     """``Widget._send`` that sends only from a thread that handles kernel messages (see ``views.repaint``)."""
+    @functools.wraps(send)  # __wrapped__ lets a notebook that tests JupyterLab's own sends undo it
     def _send(self, msg, buffers=None):
         if handles_kernel_messages():
             send(self, msg, buffers=buffers)
