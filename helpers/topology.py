@@ -17,7 +17,7 @@ from . import course_names, namespace
 
 __all__ = [
     'TopicKeyError', 'RoutingKeyError', 'BindingKeyError', 'Topology', 'SEED', 'MEDIA',
-    'matches', 'route', 'split_words', 'validate_routing_key', 'validate_binding_key',
+    'delete_entities', 'matches', 'route', 'split_words', 'validate_routing_key', 'validate_binding_key',
     'virtual_matches', 'check_course_names',
 ]
 
@@ -137,6 +137,21 @@ def validate_binding_key(key) -> str:
     return key
 
 
+def delete_entities(connection, entities) -> None:
+    """Delete kombu queues (emptied first) and exchanges from the broker; missing ones are fine."""
+    for entity in entities:
+        with connection.channel() as channel:  # a failed delete closes the channel on RabbitMQ: one each
+            try:
+                bound = entity.bind(channel)
+                if isinstance(entity, Queue):
+                    # On redis:// delete() only unbinds what this connection declared itself
+                    # and keeps the messages: empty the queue first.
+                    bound.purge()
+                bound.delete()
+            except (KeyError, *connection.channel_errors):
+                pass  # memory:// raises KeyError for an exchange it never saw
+
+
 @dataclass(frozen=True)
 class Topology:
     """A topic exchange, its queues and their binding keys, declared in one place."""
@@ -253,18 +268,8 @@ class Topology:
 
     def delete(self, connection) -> None:
         """Delete this topology's queues and exchanges from the broker; missing ones are fine."""
-        for entity in [*self.queues(), self.dead_letter_queue(), self.exchange(), self.dead_letter_exchange()]:
-            # A failed delete closes the channel on RabbitMQ, so each gets its own.
-            with connection.channel() as channel:
-                try:
-                    bound = entity.bind(channel)
-                    if isinstance(entity, Queue):
-                        # On redis:// delete() only unbinds what this connection declared itself
-                        # and keeps the messages: empty the queue first.
-                        bound.purge()
-                    bound.delete()
-                except (KeyError, *connection.channel_errors):
-                    pass  # memory:// raises KeyError for an exchange it never saw
+        delete_entities(connection, [*self.queues(), self.dead_letter_queue(), self.exchange(),
+                                     self.dead_letter_exchange()])
 
     def message_count(self, connection, queue: str) -> int:
         """How many messages wait in ``queue`` (or the dead-letter queue, by its name)."""
@@ -388,6 +393,7 @@ def check_course_names(names=course_names) -> None:
 
 
 check_course_names()
+
 
 
 #: The seed tutorial's topology (01-03), from helpers/course_names.py: every message to audit, video to video.

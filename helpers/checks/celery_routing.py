@@ -17,6 +17,7 @@ from kombu import Exchange, Queue, binding
 
 from .. import config
 from ..celery_app import landing
+from ..topology import delete_entities
 
 __all__ = ['check_routing']
 
@@ -39,20 +40,12 @@ def _exchanges(queues) -> list[Exchange]:
 def _forget(url: str, queues, exchanges, extra_queues=()) -> None:
     """Delete queues and exchanges (each on a channel of its own: a failed delete closes it on RabbitMQ)."""
     with config.connect(url) as conn:
-        entities = [*queues, *(Queue(name) for name in extra_queues), *exchanges]
-        for entity in entities:
-            with conn.channel() as channel:
-                try:
-                    bound = entity.bind(channel)
-                    if isinstance(entity, Queue):
-                        bound.purge()
-                    bound.delete()
-                except Exception:  # noqa: BLE001 (missing already: fine)
-                    pass
-                if isinstance(entity, Exchange) and hasattr(channel, 'keyprefix_queue'):
-                    # redis:// keeps an exchange's bindings in one key that deleting from another
-                    # connection leaves behind: remove it (this exchange's name is the check's own).
-                    channel.client.delete(channel.keyprefix_queue % entity.name)
+        delete_entities(conn, [*queues, *(Queue(name) for name in extra_queues), *exchanges])
+        channel = conn.default_channel
+        for exchange in exchanges if hasattr(channel, 'keyprefix_queue') else []:
+            # redis:// keeps an exchange's bindings in one key that deleting from another
+            # connection leaves behind: remove it (this exchange's name is the check's own).
+            channel.client.delete(channel.keyprefix_queue % exchange.name)
 
 
 def _bindings(queue: Queue) -> list[tuple[str, str, str]]:
