@@ -86,7 +86,9 @@ class Usage:
         seconds = max(time.monotonic() - self.wall, 1e-9)
         own = (_own_seconds() - self.own) / (seconds * cpus)
         busy = _busy_seconds()
+        # /proc/stat counts in clock ticks (10 ms): over a short busy run the share can read a little over
+        # what is left to the others (1.014 was seen); it is clamped to that.
         others = None if busy is None or self.busy is None else \
-            max(0.0, (busy - self.busy) / (seconds * cpus) - own)
+            min(max(0.0, 1.0 - own), max(0.0, (busy - self.busy) / (seconds * cpus) - own))
         return UsageReport(self.load, load_average(), cpus, round(seconds, 1), round(own, 3),
                            None if others is None else round(others, 3))
