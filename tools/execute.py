@@ -12,11 +12,14 @@ Some outputs differ on every run however unchanged the code: timings (cells tagg
 when the new one has the same shape (the same kinds of output, and the same text once numbers are
 masked), its cell's source is unchanged and it holds no error; a live widget's state is kept only when
 every other output came out as stored.  It says how many it kept.  ``--refresh`` takes every new output as it is.
+``--check`` writes nothing and exits 1 when a fresh run would change a file: nbval compares outputs only,
+this also compares the widget state the file stores (what static HTML and a page opened as stored show).
 With no arguments it executes every notebook in ``notebooks/``.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sys
@@ -127,17 +130,33 @@ def _live(model: dict) -> bool:
     return LIVE_CLASS in model.get('state', {}).get('_dom_classes', ())
 
 
-def execute(path: Path, timeout: int = 600, refresh: bool = False) -> str:
-    """Execute ``path`` in place and write it back normalised; returns what was kept from the stored file."""
+def execute(path: Path, timeout: int = 600, refresh: bool = False, check: bool = False) -> str:
+    """Execute ``path`` in place and write it back normalised; returns what was kept from the stored file.
+
+    With ``check`` the file is left alone and a StaleNotebook names the first lines that would change."""
     stored = nbformat.read(path, as_version=4)
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=timeout, kernel_name='python3', store_widget_state=True,
                    resources={'metadata': {'path': str(path.parent)}}).execute()
     new = nbformat.reads(normalise(nb, path.stem), as_version=4)
     kept = (0, 0) if refresh else keep_variable(new, stored)
-    path.write_text(nbformat.writes(new) + '\n', encoding='utf-8')
+    text = nbformat.writes(new) + '\n'
+    if check:
+        old = path.read_text(encoding='utf-8')
+        if text != old:
+            changed = list(difflib.unified_diff(old.splitlines(), text.splitlines(), 'stored', 'fresh run', n=1,
+                                                lineterm=''))
+            raise StaleNotebook(f'{path.name}: a fresh run differs from the stored file '
+                                f'({sum(line.startswith("+") for line in changed) - 1} line(s)); the first:\n'
+                                + '\n'.join(changed[:30]))
+    else:
+        path.write_text(text, encoding='utf-8')
     return (f'kept the stored output of {kept[0]} variable cell(s) and the stored state of {kept[1]} live '
             'widget(s) (--refresh takes the new ones)')
+
+
+class StaleNotebook(Exception):
+    """A stored notebook is not what re-executing it gives (``--check``)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,12 +164,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('notebooks', nargs='*', type=Path, help='notebooks to execute (default: all)')
     parser.add_argument('--refresh', action='store_true',
                         help='store every new output, timings and live logs included (after changing a helper)')
+    parser.add_argument('--check', action='store_true',
+                        help='write nothing; exit 1 if a fresh run would change a file (outputs or widget state)')
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(NOTEBOOKS.glob('[0-9][0-9]_*.ipynb'))
+    stale = 0
     for path in paths:
-        print(f'executing {path.name} ...', flush=True)
-        print(f'  {execute(path.resolve(), refresh=args.refresh)}', flush=True)
-    return 0
+        print(f'{"checking" if args.check else "executing"} {path.name} ...', flush=True)
+        try:
+            print(f'  {execute(path.resolve(), refresh=args.refresh, check=args.check)}', flush=True)
+        except StaleNotebook as exc:
+            print(f'  STALE: {exc}', flush=True)
+            stale += 1
+    if args.check:
+        print(f'{len(paths) - stale} of {len(paths)} notebooks are as a fresh run stores them'
+              + ('' if not stale else ': re-execute the others with tools/execute.py and commit them'))
+    return 1 if stale else 0
 
 
 if __name__ == '__main__':
