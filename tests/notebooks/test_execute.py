@@ -105,5 +105,14 @@ def test_executing_an_unchanged_notebook_twice_leaves_its_bytes_alone(tmp_path):
     assert execute_tool.execute(path).startswith('kept the stored output of 1 variable cell(s) and the stored '
                                                  'state of 1 live widget(s)')
     assert path.read_bytes() == first
+    assert execute_tool.main(['--check', str(path)]) == 0 and path.read_bytes() == first
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata['widgets'][execute_tool.WIDGET_STATE]['state'] = {
+        k: v for k, v in execute_tool._widget_state(nb).items() if v['model_name'] != 'ButtonModel'}
+    nbformat.write(nb, path)  # a stored file whose widget state is not what a run gives (nbval cannot see it)
+    stale = path.read_bytes()
+    with pytest.raises(execute_tool.StaleNotebook, match='a fresh run differs from the stored file'):
+        execute_tool.execute(path, check=True)
+    assert path.read_bytes() == stale  # --check writes nothing
     execute_tool.execute(path, refresh=True)
     assert path.read_bytes() != first  # --refresh stores the new timing and the new live value
