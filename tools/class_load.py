@@ -8,8 +8,10 @@ their own connection files (tools/class_load_kernels.py), so kernels never colli
 learner that does not finish within ``--timeout`` is killed with all its processes and reported as
 hung.  A learner that fails is a finding, not a crash: the script reports pass/fail per learner,
 time per learner against a solo run, the peak number of connections and the broker's memory (from
-the management API, else rabbitmqctl), then removes every vhost, user and queue it made.
-Exit status: 0 when every learner passed, 1 when one failed or hung, 2 when the class could not start.
+the management API, else rabbitmqctl), then removes every vhost, user and queue it made, and checks that
+no vhost with its prefix is left.
+Exit status: 0 when every learner passed and nothing was left, 1 when one failed or hung or a vhost was
+left, 2 when the class could not start.
 """
 from __future__ import annotations
 
@@ -246,7 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1) + '\n')
     everyone = [o for run in results['runs'] for o in run['outcomes']]
-    ok = bool(everyone) and all(o['state'] == 'pass' for o in everyone)
+    left = [v for v in admin.vhosts() if v.startswith(args.prefix)]
+    results['left_behind'] = left
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + '\n')
+    if left:
+        print(f'left behind on the broker: the vhosts {", ".join(sorted(left))}')
+    ok = bool(everyone) and all(o['state'] == 'pass' for o in everyone) and not left
     if ok:
         shutil.rmtree(workdir, ignore_errors=True)
     else:

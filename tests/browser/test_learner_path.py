@@ -10,14 +10,15 @@ For each notebook in ``notebooks/`` (and a fixture that follows the same convent
 4. use every widget in the cells tagged ``widget``: type a bad routing key into each text box and
    press Enter (a warning), click each button, then type a good key and press Enter;
 5. every text in the widgets has a contrast of at least 4.5:1 (WCAG AA) with what is behind it;
-6. the exercise as a learner does it, in the same kernel: write each WRONG answer of
+6. the exercise as a learner does it, in the same kernel: write the first WRONG answer of
    ``tests/exercises/nbNN_name.py`` into the answer cell and run it (❌ and its hint), then the OWN
-   answer (✅), then ``%load solutions.nbNN_name`` and run it twice (✅);
+   answer (✅), then ``%load solutions.nbNN_name`` and run it twice (✅).  Every other WRONG answer runs
+   in a kernel, on memory:// and RabbitMQ, in tests/notebooks/test_exercises.py: the page adds nothing
+   to what they print, and one per notebook shows the page renders a hint;
 7. no error output and no traceback anywhere on the page.
 
 On RabbitMQ (a second JupyterLab whose kernels get ``BROKER_URL`` = the tests' RabbitMQ, chosen as
-tests/conftest.py does: ``AMQP_URL``, else the vhost ``krl_tests``): steps 2, 3, 6 without the WRONG answers
-(tests/notebooks/test_exercises.py runs each of them on RabbitMQ, in a kernel) and 7.
+tests/conftest.py does: ``AMQP_URL``, else the vhost ``krl_tests``): steps 2, 3, 6 and 7.
 Restart Kernel and Run All instead of Run All, and a widget cell re-run alone after step 6 (its widgets
 used again), on the fixture and on the last course notebook with widgets. JupyterLab Dark: steps 1, 2,
 4 (without clicks) and 5, on the fixture (it shows every view the course has). Notebook 7, on the
@@ -311,19 +312,20 @@ def learner_path(page, server, plan: Plan, shot: str, clicks: bool = True, wrong
 def test_learner_path_jupyterlab(page, lab, plan):
     """JupyterLab (light) on memory://, worker-thread sends dropped: the whole path (for RESTART, with
     Restart Kernel and Run All, and a widget cell run again alone)."""
-    learner_path(page, lab, plan, 'lab', restart=plan.path in RESTART)
+    learner_path(page, lab, plan, 'lab', wrong=1, restart=plan.path in RESTART)
 
 
 @pytest.mark.parametrize('plan', PLANS, ids=_name)
 def test_learner_path_rabbitmq(amqp_page, lab_amqp, plan):
-    """JupyterLab on RabbitMQ: Run All, then the whole exercise (the widgets are played on memory://)."""
+    """JupyterLab on RabbitMQ: Run All, then the exercise: a wrong answer, an own one, the solution (the
+    widgets are played on memory://)."""
     if plan.missing:
         unavailable(f'{plan.path} lacks the tags {", ".join(plan.missing)}')
     started = time.perf_counter()
     open_notebook(amqp_page, lab_amqp, plan.path)
     run_everything(amqp_page, plan)
     ran = time.perf_counter()
-    done = do_exercise(amqp_page, plan, wrong=0)  # each WRONG answer runs on RabbitMQ in test_exercises.py
+    done = do_exercise(amqp_page, plan, wrong=1)
     assert not page_problems(amqp_page), f'{plan.path}: error output: {page_problems(amqp_page)}'
     print(f'\nrabbitmq {plan.path}: open + Run All {ran - started:.1f} s, '
           f'exercise {time.perf_counter() - ran:.1f} s ({done})')

@@ -1,18 +1,17 @@
-"""The class load script: it reports every learner, kills a hung one with its processes, and cleans up."""
+"""The class load script: it reads every learner's report and kills a hung one with its processes.
+
+A real class (learners passing, nothing left on the broker: the script checks that itself) is .ci/run's
+`class` job; it is not run a second time here.
+"""
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import IN_CI
-
-from teacher.rabbitadmin import ManagementAPI, RabbitmqCtl
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location('class_load', ROOT / 'tools' / 'class_load.py')
@@ -69,23 +68,3 @@ def test_a_hung_learner_is_killed_with_its_detached_children_and_reported(tmp_pa
 def test_a_learner_that_cannot_start_is_a_finding_not_a_crash_of_the_harness(tmp_path):
     outcome = class_load.run_command('class_01', ['/nonexistent/python'], {}, tmp_path, timeout=5)
     assert outcome.state == 'crashed' and 'FileNotFoundError' in outcome.detail
-
-
-@pytest.mark.broker
-@pytest.mark.slow
-def test_one_learner_passes_02_in_a_namespace_and_leaves_nothing_behind(tmp_path):
-    admin = ManagementAPI() if ManagementAPI().available() else RabbitmqCtl()
-    if not admin.available():
-        if IN_CI:
-            pytest.fail('CI=true and RabbitMQ must be administrable (management API or rabbitmqctl)')
-        pytest.skip('neither the management API nor rabbitmqctl answers')
-    prefix = f'class_lt{uuid.uuid4().hex[:4]}'
-    out = tmp_path / 'class.json'
-    code = class_load.main(['--learners', '1', '--mode', 'both', '--no-solo', '--notebooks', '02_worker',
-                            '--prefix', prefix, '--timeout', '300', '--json', str(out)])
-    results = json.loads(out.read_text())
-    assert [(run['mode'], [o['state'] for o in run['outcomes']]) for run in results['runs']] == [
-        ('namespaces', ['pass']), ('vhosts', ['pass'])], results
-    assert code == 0
-    assert all(o['passed'] > 10 for run in results['runs'] for o in run['outcomes'])
-    assert not [v for v in admin.vhosts() if v.startswith(prefix)]

@@ -1,18 +1,21 @@
 """The whole nbgrader cycle with teacher.nbgrader_course, for every notebook whose exercise has the course's form.
 
 source -> release (equal to the course) -> submissions per assignment (the release untouched, the solution,
-WRONG[0] from tests/exercises/, an answer that redefines the check) -> nbgrader autograde -> 0, full, partial ->
-generate_feedback (the hint is in the learner's page) -> export (the grade table).  Then once on
-RabbitMQ, one LAB_NAMESPACE per student.  Each nbgrader step is a process; none is left behind.
+WRONG[0] from tests/exercises/, and on 00 an answer that redefines the check) -> nbgrader autograde -> 0,
+full, partial -> generate_feedback (the hint is in the learner's page) -> export (the grade table).  Each
+step is one nbgrader process for the whole course, as a teacher runs it; none leaves a process behind.
+Then 03 once on RabbitMQ, one LAB_NAMESPACE per student, two students graded at once.
 """
 from __future__ import annotations
 
 import csv
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -54,74 +57,103 @@ def submit(course: Path, student: str, assignment: str, notebook: str, answer: s
     nbformat.write(nb, folder / notebook)
 
 
-_released: set[tuple[Path, str]] = set()
-
-
-def release(course: Path, assignment: str) -> None:
-    """``nbgrader generate_assignment``, once per assignment of a course (later tests reuse the release)."""
-    if (course, assignment) not in _released:
-        nbgrader(course, 'generate_assignment', assignment, '--force')
-        _released.add((course, assignment))
-
-
 def test_at_least_00_and_03_have_the_form():
     assert {p.stem for p in FORMED} >= {'00_setup', '03_producer'}
 
 
+# Every notebook whose exercise has its wrong answers in tests/exercises/ (each has), and 00 in any case.
+CYCLE = [p for p in FORMED if wrong_answers(find_exercise(p).solution_name) or p.stem == '00_setup']
+GAMED = '00_setup'  # also graded with a self-check redefined to print ✅: the hidden test is the same code everywhere
+AUTOGRADING = re.compile(r'^(\d+\.\d+) .*Autograding .*/autograded/([^/]+)/([^/]+)/', re.M)
+
+
+@dataclass
+class Cycle:
+    """One course taken through nbgrader once: what each step left, shared by the tests below."""
+
+    course: Path
+    submissions: dict[str, dict[str, str | None]]  # assignment -> student -> answer cell (None: untouched)
+    seconds: dict[tuple[str, str], float]  # (assignment, student) -> autograde seconds
+    grades: dict[tuple[str, str], dict]
+
+
+def submissions_for(path: Path) -> dict[str, str | None]:
+    """The untouched release, the solution, WRONG[0] (and, for GAMED, a check redefined to print ✅)."""
+    ex = find_exercise(path)
+    wrong = (wrong_answers(ex.solution_name) or [(None, None)])[0][0]
+    check = ex.check_call.split('(')[0]
+    gamed = f'{ex.starter.splitlines()[0]}\ndef {check}(*args, **kwargs):\n    return "✅"\n\n\nprint({check}())\n'
+    answers = {'untouched': None, 'solved': ex.solution, 'wrong': wrong, 'gamer': gamed}
+    if wrong is None:
+        del answers['wrong']
+    if path.stem != GAMED:
+        del answers['gamer']
+    return answers
+
+
 @pytest.fixture(scope='module')
-def course(tmp_path_factory):
+def cycle(tmp_path_factory) -> Cycle:
+    """Build, release every assignment, hand in the submissions, autograde, feedback and export: each step one
+    nbgrader process for the whole course, as a teacher runs them (an nbgrader process takes seconds to start)."""
+    import psutil
+
     course = tmp_path_factory.mktemp('course')
     names = nbgrader_course.build(course)
     assert sorted(names) == sorted(find_exercise(p).solution_name for p in FORMED)
-    return course
+    nbgrader(course, 'generate_assignment', '*', '--force')
+    submissions = {}
+    for path in CYCLE:
+        assignment = find_exercise(path).solution_name
+        submissions[assignment] = submissions_for(path)
+        for student, answer in submissions[assignment].items():
+            submit(course, student, assignment, path.name, answer)
+    started = time.time()
+    log = nbgrader(course, 'autograde', '*', '--force', '--Application.log_format=%(created).3f %(message)s')
+    ended = time.time()
+    assert psutil.Process().children(recursive=True) == []  # kernels, workers: all gone
+    marks = [(float(t), assignment, student) for t, student, assignment in AUTOGRADING.findall(log)]
+    assert len(marks) == sum(map(len, submissions.values())), log[-3000:]
+    seconds = {(a, s): (marks[i + 1][0] if i + 1 < len(marks) else ended) - t for i, (t, a, s) in enumerate(marks)}
+    print(f'\nautograde on memory://: {ended - started:.0f} s for {len(marks)} submissions in one nbgrader process')
+    nbgrader(course, 'generate_feedback', '*', '--student', 'wrong', '--force')
+    nbgrader(course, 'export', '--to', str(course / 'grades.csv'))
+    with open(course / 'grades.csv') as fh:
+        grades = {(r['assignment'], r['student_id']): r for r in csv.DictReader(fh)}
+    return Cycle(course, submissions, seconds, grades)
 
 
 @pytest.mark.parametrize('path', FORMED, ids=[p.stem for p in FORMED])
-def test_the_release_is_the_course(course, path):
+def test_the_release_is_the_course(cycle, path):
     ex = find_exercise(path)
-    release(course, ex.solution_name)
-    released = course / 'release' / ex.solution_name / path.name
+    released = cycle.course / 'release' / ex.solution_name / path.name
     assert release_differences(released, path) == []
-    source = nbformat.read(course / 'source' / ex.solution_name / path.name, as_version=4)
+    source = nbformat.read(cycle.course / 'source' / ex.solution_name / path.name, as_version=4)
     test_cell = source.cells[ex.answer_index + 1]
     assert test_cell.metadata.nbgrader['grade'] and '### BEGIN HIDDEN TESTS' in test_cell.source
     assert ex.check_call in test_cell.source
 
 
-# Every notebook whose exercise has its wrong answers in tests/exercises/, and 00 (its URL exercise has none:
-# it is graded untouched, solved and gamed only).
-CYCLE = [p for p in FORMED if wrong_answers(find_exercise(p).solution_name) or p.stem == '00_setup']
-GAMED = {'00_setup', '03_producer'}  # also graded with a self-check redefined to print ✅
-
-
 @pytest.mark.parametrize('path', CYCLE, ids=[p.stem for p in CYCLE])
-def test_autograde_feedback_and_export(course, path):
-    import psutil
-
+def test_autograde_scores_feedback_and_export(cycle, path):
     ex = find_exercise(path)
-    wrong, hint = (wrong_answers(ex.solution_name) or [(None, None)])[0]
-    release(course, ex.solution_name)
-    check = ex.check_call.split('(')[0]
-    gamed = f'{ex.starter.splitlines()[0]}\ndef {check}(*args, **kwargs):\n    return "✅"\n\n\nprint({check}())\n'
-    submissions = {'untouched': None, 'solved': ex.solution, 'wrong': wrong, 'gamer': gamed}
-    if wrong is None:
-        del submissions['wrong']
-    elif path.stem not in GAMED:
-        del submissions['gamer']  # the hidden test is the same code in every notebook: two notebooks show it
-    for student, answer in submissions.items():
-        submit(course, student, ex.solution_name, path.name, answer)
-    started = time.monotonic()
-    nbgrader(course, 'autograde', ex.solution_name, '--force')  # every submission, in one nbgrader process
-    seconds = time.monotonic() - started
-    assert psutil.Process().children(recursive=True) == []  # kernels, workers: all gone
-    print(f'{path.stem} autograde on memory://: {seconds:.1f} s for {len(submissions)} submissions, '
-          f'{seconds / len(submissions):.1f} s each')
+    students = cycle.submissions[ex.solution_name]
+    times = {s: round(cycle.seconds[(ex.solution_name, s)], 1) for s in students}
+    print(f'{path.stem} autograde seconds per submission on memory://: {times}')
+    rows = {s: cycle.grades[(ex.solution_name, s)] for s in students}
+    full = float(rows['solved']['max_score'])
+    scores = {s: float(row['score']) for s, row in rows.items()}
+    assert full > 0 and scores['untouched'] == 0, scores
+    assert scores['solved'] == full, scores
+    if 'wrong' in scores:
+        assert 0 < scores['wrong'] < full, scores  # a wrong attempt earns the partial points
+    if 'gamer' in scores:
+        assert 0 < scores['gamer'] < full, scores  # a check redefined to say ✅ is a wrong attempt
 
-    nbgrader(course, 'generate_feedback', ex.solution_name, '--force')
-    page = (course / 'feedback' / ('wrong' if wrong else 'untouched') / ex.solution_name
-            / path.with_suffix('.html').name).read_text()
-    if hint:
-        assert hint.replace('"', '&quot;') in page or hint in page
+    if 'wrong' not in students:
+        return
+    hint = wrong_answers(ex.solution_name)[0][1]
+    page = (cycle.course / 'feedback' / 'wrong' / ex.solution_name / path.with_suffix('.html').name).read_text()
+    assert hint.replace('"', '&quot;') in page or hint in page
     assert '❌' in page  # the self-check's verdict (with its hint) is on the learner's page
     # the feedback page shows each view's stored picture, not a widget whose code is on a CDN
     assert '<script type="application/vnd.jupyter.widget-view+json">' not in page
@@ -129,21 +161,10 @@ def test_autograde_feedback_and_export(course, path):
                 for cell in nbformat.read(path, as_version=4).cells for out in cell.get('outputs', []))
     assert page.count('class="helpers-snapshot"') >= views
 
-    nbgrader(course, 'export', '--to', str(course / 'grades.csv'))
-    with open(course / 'grades.csv') as fh:
-        rows = {(r['assignment'], r['student_id']): r for r in csv.DictReader(fh)}
-    full = float(rows[(ex.solution_name, 'solved')]['max_score'])
-    scores = {s: float(rows[(ex.solution_name, s)]['score']) for s in submissions}
-    assert scores['untouched'] == 0
-    assert scores['solved'] == full
-    if wrong:
-        assert 0 < scores['wrong'] < full, scores  # a wrong attempt earns the partial points
-    if 'gamer' in scores:
-        assert 0 < scores['gamer'] < full, scores  # a check redefined to say ✅ is a wrong attempt
-
 
 @pytest.mark.broker
-def test_autograde_on_rabbitmq_one_namespace_per_student(course):
+def test_autograde_on_rabbitmq_one_namespace_per_student(cycle):
+    course = cycle.course
     from helpers import config
     url = os.environ.get('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672/krl_tests')
     try:
@@ -152,7 +173,6 @@ def test_autograde_on_rabbitmq_one_namespace_per_student(course):
         pytest.skip(f'RabbitMQ: {exc}')
     path = NOTEBOOKS / '03_producer.ipynb'
     ex = find_exercise(path)
-    release(course, ex.solution_name)
     submit(course, 'ada', ex.solution_name, path.name, ex.solution)
     submit(course, 'bob', ex.solution_name, path.name, wrong_answers(ex.solution_name)[0][0])
     from urllib.parse import unquote, urlsplit
