@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from . import config
+from . import namespace as namespaces
 from .events import ACKED, DELIVERED, Event, EventLog
 from .topology import Topology
 from .worker_cli import ERROR, READY, STOPPED, read_line
@@ -101,7 +102,7 @@ class WorkerProcess:
     """One ``python -m helpers.worker`` process whose events land in ``self.log``."""
 
     def __init__(self, command: list[str], name: str, url: str, on_event: Callable[[], None],
-                 course_options: bool = True) -> None:
+                 course_options: bool = True, namespace: str | None = None) -> None:
         self.name = name
         self.log = EventLog()
         self.stopped_line: dict | None = None
@@ -111,6 +112,8 @@ class WorkerProcess:
         self._on_event = on_event
         env = {**os.environ, 'BROKER_URL': url, 'PYTHONUNBUFFERED': '1',
                'PYTHONPATH': os.pathsep.join(filter(None, [_HELPERS_ROOT, os.environ.get('PYTHONPATH')]))}
+        if namespace is not None:  # the process builds its topology in the namespace of its parent's
+            env[namespaces.ENV_VAR] = namespace
         self._errors = tempfile.TemporaryFile('w+')  # a file, not a pipe: a chatty worker never blocks on it
         # stdin stays open as a pipe: if this Python process dies, the worker sees EOF and stops
         # (the course's worker with --stop-on-eof; a script through the launcher, which exits on EOF).
@@ -249,7 +252,7 @@ class WorkerFleet:
         for number in range(1, self.size + 1):
             name = f'w{number}'
             process = WorkerProcess(self.command(name), name, self.url, self._notify,
-                                    course_options=self.script is None)
+                                    course_options=self.script is None, namespace=self.topology.namespace)
             self._index(process)
             self.processes.append(process)
         _started.append(self)

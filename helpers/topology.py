@@ -7,13 +7,15 @@ and every other character is literal.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from kombu import Exchange, Queue, binding
 
-from . import course_names, namespace
+from . import course_names
+from . import namespace as namespaces
 
 __all__ = [
     'TopicKeyError', 'RoutingKeyError', 'BindingKeyError', 'Topology', 'SEED', 'MEDIA',
@@ -154,24 +156,36 @@ def delete_entities(connection, entities) -> None:
 
 @dataclass(frozen=True)
 class Topology:
-    """A topic exchange, its queues and their binding keys, declared in one place."""
+    """A topic exchange, its queues and their binding keys, declared in one place.
+
+    ``namespace`` is the learner's prefix on a shared broker (helpers.namespace): by default
+    ``$LAB_NAMESPACE`` as it is when the topology is built (SEED and MEDIA: when helpers.topology is
+    imported), and from then on a value like the others; ``in_namespace`` gives the same topology under another.
+    """
 
     exchange_name: str
     bindings: tuple[tuple[str, str], ...]  # (queue name, binding key) pairs
     description: str = ''
     durable: bool = True
+    namespace: str = dataclasses.field(default_factory=namespaces.current)
 
     def __post_init__(self):
         for _queue, key in self.bindings:
             validate_binding_key(key)
+        if self.namespace:
+            namespaces.validate(self.namespace)
 
     def renamed(self, tag: str) -> Topology:
         """A copy whose exchange and queue names end in ``_tag``, isolated from other runs.
 
         Queues are known by name alone on a broker: two topologies sharing a queue name share its messages.
         """
-        return Topology(f'{self.exchange_name}_{tag}', tuple((f'{queue}_{tag}', key) for queue, key in self.bindings),
-                        description=self.description, durable=self.durable)
+        return dataclasses.replace(self, exchange_name=f'{self.exchange_name}_{tag}',
+                                   bindings=tuple((f'{queue}_{tag}', key) for queue, key in self.bindings))
+
+    def in_namespace(self, namespace: str) -> Topology:
+        """The same topology with the broker names of ``namespace`` ('' for the course's own names)."""
+        return dataclasses.replace(self, namespace=namespace)
 
     @property
     def queue_names(self) -> list[str]:
@@ -186,28 +200,29 @@ class Topology:
     def dead_letter_queue_name(self) -> str:
         return f'{self.exchange_name}.dead_letters'
 
-    # -- names on the broker: the course's names inside $LAB_NAMESPACE (helpers.namespace) ----------
+    # -- names on the broker: the course's names inside self.namespace (helpers.namespace) ----------
 
     @property
     def broker_exchange_name(self) -> str:
-        """The exchange's name on the broker (the course's name when LAB_NAMESPACE is unset)."""
-        return namespace.exchange_name(self.exchange_name)
+        """The exchange's name on the broker (the course's name when the namespace is '')."""
+        return namespaces.exchange_name(self.exchange_name, self.namespace)
 
     def broker_queue_name(self, queue: str) -> str:
         """A queue's name on the broker; the dead-letter queue's too (pass its course name)."""
         if queue == self.dead_letter_queue_name:
-            return namespace.exchange_name(queue)
-        return namespace.queue_name(self.exchange_name, queue)
+            return namespaces.exchange_name(queue, self.namespace)
+        return namespaces.queue_name(self.exchange_name, queue, self.namespace)
 
     def course_name(self, broker_name: str) -> str:
         """The course's name of one of this topology's exchanges or queues, from its name on the broker."""
         names = {self.broker_exchange_name: self.exchange_name,
-                 namespace.exchange_name(self.dead_letter_exchange_name): self.dead_letter_exchange_name}
+                 namespaces.exchange_name(self.dead_letter_exchange_name, self.namespace):
+                     self.dead_letter_exchange_name}
         for queue in [*self.queue_names, self.dead_letter_queue_name]:
             names[self.broker_queue_name(queue)] = queue
         if broker_name not in names:
             raise ValueError(f'{broker_name!r} is not a broker name of the {self.exchange_name!r} topology '
-                             f'in LAB_NAMESPACE={namespace.current()!r}; its names: {sorted(names)}')
+                             f'in LAB_NAMESPACE={self.namespace!r}; its names: {sorted(names)}')
         return names[broker_name]
 
     def binding_keys(self, queue: str) -> list[str]:
@@ -243,7 +258,7 @@ class Topology:
 
     def dead_letter_exchange(self) -> Exchange:
         # direct, not fanout: on redis:// a fanout exchange is pub/sub and keeps nothing.
-        return Exchange(namespace.exchange_name(self.dead_letter_exchange_name), type='direct',
+        return Exchange(namespaces.exchange_name(self.dead_letter_exchange_name, self.namespace), type='direct',
                         durable=self.durable)
 
     def dead_letter_queue(self) -> Queue:

@@ -174,9 +174,9 @@ def custom_topology(topo: Topology, exchange: str | None, binds: list[str] | Non
             if not sep or not queue:
                 raise ValueError(f'--bind {item!r}: write QUEUE=KEY, as in --bind video_queue=video.#')
             pairs.append((queue, key))
-        topo = Topology(exchange or topo.exchange_name, tuple(pairs))
+        topo = Topology(exchange or topo.exchange_name, tuple(pairs), namespace=topo.namespace)
     elif exchange:
-        topo = Topology(exchange, topo.bindings)
+        topo = Topology(exchange, topo.bindings, namespace=topo.namespace)
     return topo
 
 

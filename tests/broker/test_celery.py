@@ -53,26 +53,26 @@ def test_celery_queues_are_the_topologys_queues_on_its_topic_exchange():
         assert sorted(b.routing_key for b in queue.bindings) == sorted(keys)
 
 
-def test_under_a_namespace_celery_gets_the_broker_names(monkeypatch):
-    monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    settings = celery_config(MEDIA, 'memory://')
+def test_under_a_namespace_celery_gets_the_broker_names():
+    media = MEDIA.in_namespace('ada')
+    settings = celery_config(media, 'memory://')
     assert sorted(q.name for q in settings['task_queues']) == [f'ada.{MEDIA_EXCHANGE}.{q}' for q in MEDIA.queue_names]
     assert {b.exchange.name for q in settings['task_queues'] for b in q.bindings} == {f'ada.{MEDIA_EXCHANGE}'}
     assert settings['task_default_exchange'] == f'ada.{MEDIA_EXCHANGE}'
     assert settings['task_default_queue'] == f'ada.{MEDIA_EXCHANGE}.{AUDIO_QUEUE}'
     assert {route['exchange'] for route in settings['task_routes'].values()} == {f'ada.{MEDIA_EXCHANGE}'}
-    assert MEDIA.course_name(f'ada.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}') == VIDEO_QUEUE
-    assert MEDIA.course_name(f'ada.{MEDIA_EXCHANGE}') == MEDIA_EXCHANGE
+    assert media.course_name(f'ada.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}') == VIDEO_QUEUE
+    assert media.course_name(f'ada.{MEDIA_EXCHANGE}') == MEDIA_EXCHANGE
     with pytest.raises(ValueError, match=f"not a broker name of the '{MEDIA_EXCHANGE}' topology"):
-        MEDIA.course_name(f'bob.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}')
+        media.course_name(f'bob.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}')
 
 
-def test_a_worker_takes_the_course_names_and_consumes_the_broker_names(monkeypatch):
-    monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    worker = CeleryWorker([VIDEO_QUEUE, USER_QUEUE], 'memory://')
+def test_a_worker_takes_the_course_names_and_consumes_the_broker_names():
+    media = MEDIA.in_namespace('ada')
+    worker = CeleryWorker([VIDEO_QUEUE, USER_QUEUE], 'memory://', topology=media)
     assert worker.label == f'{VIDEO_QUEUE},{USER_QUEUE}'
     assert worker.broker_queues == [f'ada.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}', f'ada.{MEDIA_EXCHANGE}.{USER_QUEUE}']
-    assert course_queue(MEDIA, f'ada.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}') == course_queue(MEDIA, VIDEO_QUEUE) == VIDEO_QUEUE
+    assert course_queue(media, f'ada.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}') == course_queue(media, VIDEO_QUEUE) == VIDEO_QUEUE
     assert course_queue(MEDIA, f'bob.{MEDIA_EXCHANGE}.{VIDEO_QUEUE}') is None
 
 
@@ -195,50 +195,48 @@ def test_the_celery_full_run_reconciles_the_seeded_scenario():
 
 
 @pytest.mark.parametrize('name', ['memory', 'amqp'])
-def test_celery_runs_in_two_namespaces_on_one_broker_do_not_cross(name, monkeypatch):
+def test_celery_runs_in_two_namespaces_on_one_broker_do_not_cross(name):
     """Learner a's tasks wait in a's queues while b's workers run on every queue; then a's workers run only a's."""
     url = require_broker(BROKERS[name])
     tag = uuid.uuid4().hex[:6]
-    monkeypatch.setenv('LAB_NAMESPACE', f'a{tag}')
+    media_a, media_b = MEDIA.in_namespace(f'a{tag}'), MEDIA.in_namespace(f'b{tag}')
     log_a = EventLog()
     with config.connect(url) as conn:
-        MEDIA.reset(conn)
+        media_a.reset(conn)
     with CeleryEvents(log_a):
-        app_a = make_app(MEDIA, url)
+        app_a = make_app(media_a, url)
         a_ids = [app_a.tasks['media.transcode'].delay(f'a{n}.mp4').id for n in range(3)]
 
-    monkeypatch.setenv('LAB_NAMESPACE', f'b{tag}')
     log_b = EventLog()
-    with declared(url, MEDIA), CeleryEvents(log_b):
-        app_b = make_app(MEDIA, url)
-        crew = [CeleryWorker([queue], url).start() for queue in MEDIA.queue_names]
+    with declared(url, media_b), CeleryEvents(log_b):
+        app_b = make_app(media_b, url)
+        crew = [CeleryWorker([queue], url, topology=media_b).start() for queue in MEDIA.queue_names]
         try:
             b_ids = [app_b.tasks['media.transcode'].delay(f'b{n}.mp4').id for n in range(3)]
-            result_b = wait_accounted(MEDIA, log_b, timeout=30)
+            result_b = wait_accounted(media_b, log_b, timeout=30)
         finally:
             CeleryWorker.stop_all(crew)
     assert result_b.ok and sorted(log_b.ids(ACKED)) == sorted(b_ids * 2), result_b.table()
 
-    monkeypatch.setenv('LAB_NAMESPACE', f'a{tag}')
     try:
         with config.connect(url) as conn:  # b's workers, consuming every queue, left a's tasks alone
-            assert {q: MEDIA.message_count(conn, q) for q in (AUDIT_QUEUE, VIDEO_QUEUE)} == \
+            assert {q: media_a.message_count(conn, q) for q in (AUDIT_QUEUE, VIDEO_QUEUE)} == \
                 {AUDIT_QUEUE: 3, VIDEO_QUEUE: 3}
         with CeleryEvents(log_a):
-            crew = [CeleryWorker([queue], url).start() for queue in MEDIA.queue_names]
+            crew = [CeleryWorker([queue], url, topology=media_a).start() for queue in MEDIA.queue_names]
             try:
-                result_a = wait_accounted(MEDIA, log_a, timeout=30)
+                result_a = wait_accounted(media_a, log_a, timeout=30)
             finally:
                 CeleryWorker.stop_all(crew)
     finally:
         with config.connect(url) as conn:
-            MEDIA.delete(conn)
+            media_a.delete(conn)
     assert result_a.ok and sorted(log_a.ids(ACKED)) == sorted(a_ids * 2), result_a.table()
     assert sorted(log_a.ids(PUBLISHED)) == sorted(a_ids)
 
 
 @pytest.mark.broker
-def test_two_learners_celery_full_runs_at_once_on_one_rabbitmq_vhost_never_cross(monkeypatch):
+def test_two_learners_celery_full_runs_at_once_on_one_rabbitmq_vhost_never_cross():
     """Two `python -m tools.celery_fullrun` at the same time, one LAB_NAMESPACE each, on one vhost."""
     url = require_broker(BROKERS['amqp'])
     tag = uuid.uuid4().hex[:6]
@@ -256,9 +254,8 @@ def test_two_learners_celery_full_runs_at_once_on_one_rabbitmq_vhost_never_cross
         for ns, proc in procs.items():
             proc.kill()
             proc.communicate()
-            monkeypatch.setenv('LAB_NAMESPACE', ns)
             with config.connect(url) as conn:
-                MEDIA.delete(conn)  # the full run leaves its topology declared, as 04's does
+                MEDIA.in_namespace(ns).delete(conn)  # the full run leaves its topology declared, as 04's does
     for ns, run in runs.items():
         assert isinstance(run, dict), run
         assert (run['published'], run['lost'], run['duplicates'], run['unexpected']) == (60, 0, 0, 0), (ns, run)

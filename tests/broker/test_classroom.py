@@ -150,11 +150,12 @@ def test_namespaces_on_one_real_vhost_are_told_apart_and_removed(real_admin, mon
     url = require_broker(BROKERS['amqp'])
     tag = uuid.uuid4().hex[:4]
     learners = classroom.plan(2, 'namespaces', prefix=f'class_t{tag}_', url=url)
-    monkeypatch.setenv('LAB_NAMESPACE', learners[1].namespace)
+    monkeypatch.setenv('LAB_NAMESPACE', learners[1].namespace)  # names the worker's connection (helpers.config)
+    seed = SEED.in_namespace(learners[1].namespace)
     try:
         with config.connect(url) as conn:
-            SEED.reset(conn)
-            with Worker(url, log=EventLog(), name='class-ns-test'):
+            seed.reset(conn)
+            with Worker(url, topology=seed, log=EventLog(), name='class-ns-test'):
                 _wait_for(lambda: classroom.status(real_api, learners)[1].consumers == 2, 'bob consuming')
                 # Connections are listed on their own statistics tick, which can come after the consumers'.
                 _wait_for(lambda: classroom.status(real_api, learners)[1].connections >= 1, 'bob\'s connection')

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import BROKERS, require_broker
 
-from helpers.course_names import AUDIT_QUEUE, VIDEO_QUEUE
+from helpers.course_names import AUDIT_QUEUE, SEED_EXCHANGE, VIDEO_QUEUE
+from helpers.topology import SEED
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,3 +59,12 @@ def test_two_namespaces_on_one_rabbitmq_vhost_never_cross():
         mine = [f'{ns}-{n:04d}' for n in range(1, 21)]
         assert seen['acked'] == sorted(mine * 2), f'{ns} handled another learner\'s messages'
         assert seen['left'] == {AUDIT_QUEUE: 0, VIDEO_QUEUE: 0}
+
+
+def test_seed_and_media_take_the_namespace_set_before_the_helpers_are_imported():
+    """As a classroom kernel or an nbgrader run does: LAB_NAMESPACE in the environment, then the imports."""
+    code = ('from helpers.topology import MEDIA, SEED; '
+            'print(SEED.namespace, MEDIA.namespace, SEED.broker_queue_name(SEED.queue_names[0]))')
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env={**os.environ, 'LAB_NAMESPACE': 'ada'},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ['ada', 'ada', f'ada.{SEED_EXCHANGE}.{SEED.queue_names[0]}']

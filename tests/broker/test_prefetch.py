@@ -3,13 +3,7 @@
 The worker takes one message per poll whatever the prefetch, and since it acks each message before
 it takes the next, it never holds more than one unacked message, even at prefetch 100.
 """
-import contextlib
-import queue
-import socket
 import statistics
-import threading
-import time
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from conftest import BROKERS, require_broker
@@ -18,6 +12,8 @@ from kombu.transport.virtual import base
 
 from helpers.bench import bench_topology, fill, helpers_rate, prefetch_rates
 from helpers.config import connect
+
+from .tcp_forward import TcpForward
 
 POLL = {'memory': (memory.Channel, '_get'), 'redis': (redis.Channel, '_brpop_read')}
 
@@ -55,69 +51,11 @@ def test_a_virtual_transport_hands_over_one_message_per_poll_and_the_worker_hold
     assert len(polls) >= 200  # one message per poll: at least as many polls as messages
 
 
-class DelayProxy:
-    """A TCP forwarder to the broker that holds every chunk ``delay`` s in each direction (a network's round trip)."""
-
-    def __init__(self, host: str, port: int, delay: float) -> None:
-        self.target, self.delay = (host, port), delay
-        self.listener = socket.create_server(('127.0.0.1', 0))
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, name='helpers-test-delay-proxy', daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                sink.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                chunks: queue.Queue = queue.Queue()
-                threading.Thread(target=self._read, args=(source, chunks), daemon=True).start()
-                threading.Thread(target=self._write, args=(sink, chunks), daemon=True).start()
-
-    def _read(self, source: socket.socket, chunks: queue.Queue) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                chunks.put((time.monotonic() + self.delay, data))
-        chunks.put((0.0, b''))
-
-    @staticmethod
-    def _write(sink: socket.socket, chunks: queue.Queue) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                due, data = chunks.get()
-                if not data:
-                    break
-                time.sleep(max(0.0, due - time.monotonic()))
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the waiting accept(); close() alone does not on Linux
-        self.listener.close()
-        self.thread.join(5)
-        for sock in self.sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
-
-
 @pytest.mark.broker
 def test_across_a_1_ms_round_trip_prefetch_1_holds_rabbitmq_under_1000_a_second_and_100_lifts_it():
     """04's prefetch claim, measured: each direction delayed 0.5 ms, as on a local network."""
-    url = urlsplit(require_broker(BROKERS['amqp']))
-    proxy = DelayProxy(url.hostname or '127.0.0.1', url.port or 5672, delay=0.0005)
-    try:
-        rates = prefetch_rates(urlunsplit(url._replace(netloc=f'{url.username}:{url.password}@127.0.0.1:{proxy.port}')),
-                               (1, 100), messages=200, repeat=3)
-    finally:
-        proxy.close()
+    with TcpForward(require_broker(BROKERS['amqp']), delay=0.0005) as forward:
+        rates = prefetch_rates(forward.url, (1, 100), messages=200, repeat=3)
     one, hundred = statistics.median(rates[1]), statistics.median(rates[100])
     assert one < 1000, rates
     assert hundred > 2 * one, rates

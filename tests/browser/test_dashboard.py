@@ -54,10 +54,11 @@ def test_dashboard_flags_a_stuck_learner_until_its_queue_drains(page, lab, monke
     shutil.copy(ROOT / NOTEBOOK, lab.root / NOTEBOOK)
     classroom.save_roster(lab.root / 'docs' / 'class.json', learners)
     monkeypatch.setenv('LAB_NAMESPACE', stuck.namespace)
+    seed = SEED.in_namespace(stuck.namespace)  # a Topology keeps the namespace it was built with
     try:
         with config.connect(url) as conn:
-            SEED.reset(conn)
-        with Publisher(url) as publisher:
+            seed.reset(conn)
+        with Publisher(url, topology=seed) as publisher:
             publisher.publish('video.upload', {'file': 'a.mp4'})
         [cleanup] = lab.tagged(NOTEBOOK, 'cleanup')  # the teacher's notebook stops its watch in a last cell
         open_notebook(page, lab, NOTEBOOK)
@@ -70,10 +71,10 @@ def test_dashboard_flags_a_stuck_learner_until_its_queue_drains(page, lab, monke
         wait_text(board, '1 of 2 learners to look at')
         screenshot_element(board, 'class-dashboard')
         with config.connect(url) as conn:
-            SEED.delete(conn)
+            seed.delete(conn)
         click_button(board, 'Refresh')  # a real click; the notebook's watch(5) would also redraw
         wait_text(board, 'all clear')
         run_cell(page, code_cell_at(page, cleanup))
     finally:
         with config.connect(url) as conn:
-            SEED.delete(conn)
+            seed.delete(conn)

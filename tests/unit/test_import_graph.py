@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = ('helpers', 'benchmarks', 'tools')
+FOLDERS = ('helpers', 'teacher', 'benchmarks', 'tools')
 
 
 def _modules() -> dict[str, Path]:

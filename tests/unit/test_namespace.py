@@ -43,58 +43,77 @@ def test_current_reads_the_environment(monkeypatch, value, expected):
 
 @pytest.mark.parametrize('bad', ['ada lovelace', 'ada.b', 'x' * 41, 'amq-ada', 'é', 'a/b'])
 def test_a_bad_namespace_is_refused_with_the_variable_named(monkeypatch, bad):
+    with pytest.raises(namespace.NamespaceError, match='LAB_NAMESPACE'):
+        SEED.in_namespace(bad)
     monkeypatch.setenv('LAB_NAMESPACE', bad)
     with pytest.raises(namespace.NamespaceError, match='LAB_NAMESPACE'):
-        SEED.exchange()
+        Topology('video_only', (('video_only_queue', 'video.#'),))
 
 
 def test_unset_keeps_the_course_names(monkeypatch):
     monkeypatch.delenv('LAB_NAMESPACE', raising=False)
-    assert broker_names(SEED) == [SEED_EXCHANGE, f'{SEED_EXCHANGE}.dlx', AUDIT_QUEUE, VIDEO_QUEUE,
-                                  f'{SEED_EXCHANGE}.dead_letters']
+    for seed in (SEED.in_namespace(''), Topology(SEED_EXCHANGE, SEED.bindings)):
+        assert seed.namespace == ''
+        assert broker_names(seed) == [SEED_EXCHANGE, f'{SEED_EXCHANGE}.dlx', AUDIT_QUEUE, VIDEO_QUEUE,
+                                      f'{SEED_EXCHANGE}.dead_letters']
 
 
-def test_a_namespace_prefixes_every_broker_name(monkeypatch):
-    monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    assert broker_names(SEED) == [f'ada.{SEED_EXCHANGE}', f'ada.{SEED_EXCHANGE}.dlx',
+def test_a_namespace_prefixes_every_broker_name():
+    seed = SEED.in_namespace('ada')
+    assert broker_names(seed) == [f'ada.{SEED_EXCHANGE}', f'ada.{SEED_EXCHANGE}.dlx',
                                   f'ada.{SEED_EXCHANGE}.{AUDIT_QUEUE}', f'ada.{SEED_EXCHANGE}.{VIDEO_QUEUE}',
                                   f'ada.{SEED_EXCHANGE}.dead_letters']
-    queue = SEED.queue(VIDEO_QUEUE)
+    queue = seed.queue(VIDEO_QUEUE)
     assert [b.exchange.name for b in queue.bindings] == [f'ada.{SEED_EXCHANGE}']
-    assert SEED.dead_letter_queue().exchange.name == f'ada.{SEED_EXCHANGE}.dlx'
+    assert seed.dead_letter_queue().exchange.name == f'ada.{SEED_EXCHANGE}.dlx'
 
 
-def test_the_course_names_stay_what_the_cells_show(monkeypatch):
+def test_the_course_names_stay_what_the_cells_show():
+    seed = SEED.in_namespace('ada')
+    assert seed.queue_names == sorted([AUDIT_QUEUE, VIDEO_QUEUE])
+    assert seed.exchange_name == SEED_EXCHANGE
+    assert seed.dead_letter_queue_name == f'{SEED_EXCHANGE}.dead_letters'
+    assert seed.describe()['queues'] == {AUDIT_QUEUE: ['#'], VIDEO_QUEUE: ['video.#']}
+    assert MEDIA.in_namespace('ada').route('video.upload.hd') == sorted([AUDIT_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE])
+
+
+def test_a_topology_keeps_the_namespace_it_was_built_with(monkeypatch):
+    """A Topology is a value: what $LAB_NAMESPACE says later (another learner, unset, even invalid) changes nothing."""
     monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    assert SEED.queue_names == sorted([AUDIT_QUEUE, VIDEO_QUEUE])
-    assert SEED.exchange_name == SEED_EXCHANGE
-    assert SEED.dead_letter_queue_name == f'{SEED_EXCHANGE}.dead_letters'
-    assert SEED.describe()['queues'] == {AUDIT_QUEUE: ['#'], VIDEO_QUEUE: ['video.#']}
-    assert MEDIA.route('video.upload.hd') == sorted([AUDIT_QUEUE, THUMBNAIL_QUEUE, VIDEO_QUEUE])
+    built = Topology('video_only', (('video_only_queue', 'video.#'),))
+    copies = [built, built.renamed('t1'), custom_topology(built, 'scaling_out', ['transcode_queue=video.#'])]
+    assert [topology.namespace for topology in copies] == ['ada'] * 3
+    before = [broker_names(topology) for topology in copies]
+    assert all(name.startswith('ada.') for names in before for name in names)
+    for later in ('bob', '', 'ada lovelace'):  # a re-read of the last one would raise NamespaceError
+        monkeypatch.setenv('LAB_NAMESPACE', later)
+        assert [broker_names(topology) for topology in copies] == before
+        assert built.course_name('ada.video_only.video_only_queue') == 'video_only_queue'
+        assert [b.exchange.name for b in built.queue('video_only_queue').bindings] == ['ada.video_only']
+    assert built.in_namespace('bob').broker_queue_name('video_only_queue') == 'bob.video_only.video_only_queue'
+    assert built.in_namespace('').broker_exchange_name == 'video_only'
+    assert built.in_namespace('bob') != built and built.in_namespace('bob').in_namespace('ada') == built
 
 
-def test_no_two_course_topologies_share_a_broker_name(monkeypatch):
-    monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    names = [name for topology in COURSE_TOPOLOGIES for name in broker_names(topology)]
+def test_no_two_course_topologies_share_a_broker_name():
+    names = [name for topology in COURSE_TOPOLOGIES for name in broker_names(topology.in_namespace('ada'))]
     assert len(names) == len(set(names)), sorted(names)
     assert all(name.startswith('ada.') for name in names)
 
 
-def test_two_learners_never_share_a_broker_name(monkeypatch):
-    mine = {}
-    for learner in ('ada', 'bob'):
-        monkeypatch.setenv('LAB_NAMESPACE', learner)
-        mine[learner] = {name for topology in COURSE_TOPOLOGIES for name in broker_names(topology)}
+def test_two_learners_never_share_a_broker_name():
+    mine = {learner: {name for topology in COURSE_TOPOLOGIES for name in broker_names(topology.in_namespace(learner))}
+            for learner in ('ada', 'bob')}
     assert not mine['ada'] & mine['bob']
 
 
 def test_the_cli_worker_maps_its_custom_topology(monkeypatch):
-    """05's processes get logical names on their command line and LAB_NAMESPACE from the environment."""
-    monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    work = Topology('scaling_out', (('transcode_queue', 'video.#'),))
+    """05's processes get course names on their command line and LAB_NAMESPACE from the environment."""
+    work = Topology('scaling_out', (('transcode_queue', 'video.#'),), namespace='ada')
     command = worker_command(work)
     assert 'scaling_out' in command and 'transcode_queue=video.#' in command
-    topo = custom_topology(SEED, 'scaling_out', ['transcode_queue=video.#'])
+    monkeypatch.setenv('LAB_NAMESPACE', 'ada')  # as WorkerFleet sets it for its processes
+    topo = custom_topology(Topology(SEED_EXCHANGE, SEED.bindings), 'scaling_out', ['transcode_queue=video.#'])
     assert topo.queue('transcode_queue').name == 'ada.scaling_out.transcode_queue'
 
 
@@ -106,46 +125,45 @@ def test_owner_finds_the_learner_of_a_broker_name():
 def test_two_learners_on_one_memory_broker_keep_their_messages(monkeypatch, memory_url):
     """Same notebook-level code, two namespaces: ada's waiting message never reaches bob's worker."""
     tag = uuid.uuid4().hex[:8]
-    monkeypatch.setenv('LAB_NAMESPACE', f'ada{tag}')
+    ada, bob = SEED.in_namespace(f'ada{tag}'), SEED.in_namespace(f'bob{tag}')
     with config.connect(memory_url) as conn:
-        SEED.reset(conn)
-    with Publisher(memory_url) as publisher:
+        ada.reset(conn)
+    with Publisher(memory_url, topology=ada) as publisher:
         publisher.publish('video.upload', {'file': 'ada.mp4'}, message_id='ada-1')
 
-    monkeypatch.setenv('LAB_NAMESPACE', f'bob{tag}')
     with config.connect(memory_url) as conn:
-        SEED.reset(conn)
+        bob.reset(conn)
     log = EventLog()
-    with Worker(memory_url, handlers=lambda body, d: None, log=log, name='ns-bob'), Publisher(memory_url) as pub:
+    with Worker(memory_url, topology=bob, handlers=lambda body, d: None, log=log, name='ns-bob'), \
+            Publisher(memory_url, topology=bob) as pub:
         pub.publish('video.upload', {'file': 'bob.mp4'}, message_id='bob-1')
         log.wait_for(ACKED, 2)
     assert sorted((e.message_id, e.queue) for e in log.events(ACKED)) == [('bob-1', AUDIT_QUEUE),
                                                                          ('bob-1', VIDEO_QUEUE)]
     with config.connect(memory_url) as conn:
-        assert SEED.message_count(conn, VIDEO_QUEUE) == 0
-        monkeypatch.setenv('LAB_NAMESPACE', f'ada{tag}')
-        assert SEED.message_count(conn, VIDEO_QUEUE) == 1
-        SEED.delete(conn)
-        monkeypatch.setenv('LAB_NAMESPACE', f'bob{tag}')
-        SEED.delete(conn)
+        assert bob.message_count(conn, VIDEO_QUEUE) == 0
+        assert ada.message_count(conn, VIDEO_QUEUE) == 1
+        ada.delete(conn)
+        bob.delete(conn)
 
 
-def test_dead_letters_go_to_the_learners_own_queue(monkeypatch, memory_url):
-    monkeypatch.setenv('LAB_NAMESPACE', f'ada{uuid.uuid4().hex[:8]}')
+def test_dead_letters_go_to_the_learners_own_queue(memory_url):
+    seed = SEED.in_namespace(f'ada{uuid.uuid4().hex[:8]}')
     log = EventLog()
     with config.connect(memory_url) as conn:
-        SEED.reset(conn)
+        seed.reset(conn)
 
     def fail(body, delivery):
         raise ValueError('no file')
-    with Worker(memory_url, queues=[VIDEO_QUEUE], handlers=fail, log=log, max_retries=0, name='ns-dl'), \
-            Publisher(memory_url, log=log) as publisher:
+    with Worker(memory_url, queues=[VIDEO_QUEUE], topology=seed, handlers=fail, log=log, max_retries=0,
+                name='ns-dl'), Publisher(memory_url, topology=seed, log=log) as publisher:
         publisher.publish('video.upload', {}, message_id='bad')
         log.wait_for(DEAD_LETTERED, 1)
     with config.connect(memory_url) as conn, conn.channel() as channel:
-        parked = SEED.dead_letter_queue().bind(channel).get(no_ack=True)
+        parked = seed.dead_letter_queue().bind(channel).get(no_ack=True)
         assert parked.headers['x-original-queue'] == VIDEO_QUEUE
-        SEED.delete(conn)
+        assert seed.dead_letter_queue().name.startswith('ada')
+        seed.delete(conn)
 
 
 def test_a_learners_rabbitmq_connections_carry_their_namespace(monkeypatch):

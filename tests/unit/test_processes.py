@@ -75,11 +75,10 @@ NOTEBOOK = ROOT / 'notebooks' / '05_scaling_out.ipynb'
 WORK = Topology('scaling_out', (('transcode_queue', 'video.#'),))
 
 
-def test_script_command_names_the_broker_queues(monkeypatch):
+def test_script_command_names_the_broker_queues():
     assert script_command('my_worker.py', WORK, name='w2') == [
         'python', 'my_worker.py', 'w2', 'scaling_out', 'transcode_queue=video.#']
-    monkeypatch.setenv('LAB_NAMESPACE', 'ada')
-    command = script_command('my_worker.py', WORK)
+    command = script_command('my_worker.py', WORK.in_namespace('ada'))
     assert command[3:] == ['ada.scaling_out', 'ada.scaling_out.transcode_queue=video.#']
     # 05 prints it; under a namespace (a class on one vhost) nbval compares it without the prefix
     assert _sanitize(shlex.join(command)) == "python my_worker.py w1 scaling_out 'transcode_queue=video.#'"
