@@ -2,8 +2,10 @@
 
 source -> release (equal to the course) -> submissions per assignment (the release untouched, the solution,
 WRONG[0] from tests/exercises/, and on 00 an answer that redefines the check) -> nbgrader autograde -> 0,
-full, partial -> generate_feedback (the hint is in the learner's page) -> export (the grade table).  Each
-step is one nbgrader process for the whole course, as a teacher runs it; none leaves a process behind.
+full, partial -> generate_feedback (the hint is in the learner's page) -> export (the grade table).  The
+teacher's guide's commands run word for word for nb03_producer (build, generate_assignment, validate,
+autograde, generate_feedback, export); the other assignments follow, each step one nbgrader process for all
+of them.  No step leaves a process behind.
 Then 03 once on RabbitMQ, one LAB_NAMESPACE per student, two students graded at once.
 """
 from __future__ import annotations
@@ -91,32 +93,72 @@ def submissions_for(path: Path) -> dict[str, str | None]:
     return answers
 
 
+def guide_commands() -> tuple[list[list[str]], list[str]]:
+    """The guide's nbgrader section: its bash blocks (a list of commands each) and its inline nbgrader commands."""
+    text = (ROOT / 'docs' / 'teachers-guide.md').read_text(encoding='utf-8')
+    body = text.split('## Assign and grade with nbgrader\n', 1)[1].split('\n## ', 1)[0]
+    blocks = [[line.strip() for line in block.replace('\\\n', ' ').splitlines() if line.strip()]
+              for block in re.findall(r'```bash\n(.*?)```', body, re.S)]
+    return blocks, re.findall(r'`((?:[A-Z_]+=\S+ )?\.\./\.venv/bin/nbgrader [^`]+)`', body)
+
+
+def run_verbatim(command: str, cwd: Path) -> str:
+    """One of the guide's command lines, word for word, in a shell in ``cwd``; what it printed."""
+    done = subprocess.run(['bash', '-c', command], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, 'PYTHONPATH': str(ROOT)})
+    assert done.returncode == 0, f'{command}:\n{done.stdout[-2000:]}{done.stderr[-3000:]}'
+    return done.stdout + done.stderr
+
+
 @pytest.fixture(scope='module')
 def cycle(tmp_path_factory) -> Cycle:
-    """Build, release every assignment, hand in the submissions, autograde, feedback and export: each step one
-    nbgrader process for the whole course, as a teacher runs them (an nbgrader process takes seconds to start)."""
+    """The guide's commands, word for word, for nb03_producer, where the guide's reader stands (a folder with
+    the README's .venv); then every other assignment, each step one nbgrader process for all of them (an
+    nbgrader process takes seconds to start; '*' is nbgrader's own pattern, and what is done is skipped)."""
     import psutil
 
-    course = tmp_path_factory.mktemp('course')
-    names = nbgrader_course.build(course)
-    assert sorted(names) == sorted(find_exercise(p).solution_name for p in FORMED)
-    nbgrader(course, 'generate_assignment', '*', '--force')
+    top = tmp_path_factory.mktemp('teacher')
+    venv = top / '.venv' / 'bin'
+    venv.mkdir(parents=True)
+    for name, target in [('python', sys.executable), ('nbgrader', NBGRADER)]:
+        (venv / name).write_text(f'#!/bin/sh\nexec {target} "$@"\n')
+        (venv / name).chmod(0o755)
+    blocks, inline = guide_commands()
+    setup, release_03, grade_03 = blocks[:3]
+    assert setup[0].startswith('.venv/bin/pip install -r requirements-teacher.txt')  # installed by .ci/setup
+    run_verbatim(setup[1], top)  # .venv/bin/python -m teacher.nbgrader_course build
+    course = top / 'nbgrader-course'
+    assert sorted(p.name for p in (course / 'source').iterdir()) == sorted(find_exercise(p).solution_name
+                                                                        for p in FORMED)
+    assert 'Writing' in run_verbatim('\n'.join(release_03), top)
+    [validate] = [c for c in inline if ' validate ' in c]
+    assert 'Success! Your notebook passes all the tests.' in run_verbatim(validate, course)
+    nbgrader(course, 'generate_assignment', '*')  # the others; nb03_producer's release is skipped
     submissions = {}
     for path in CYCLE:
         assignment = find_exercise(path).solution_name
         submissions[assignment] = submissions_for(path)
         for student, answer in submissions[assignment].items():
             submit(course, student, assignment, path.name, answer)
+    seconds = {}
     started = time.time()
-    log = nbgrader(course, 'autograde', '*', '--force', '--Application.log_format=%(created).3f %(message)s')
-    ended = time.time()
+    assert 'Autograding' in run_verbatim(grade_03[0], course)  # BROKER_URL=memory:// ... autograde nb03_producer
+    each = (time.time() - started) / len(submissions['nb03_producer'])
+    seconds.update({('nb03_producer', s): each for s in submissions['nb03_producer']})
+    for command in grade_03[1:]:  # generate_feedback nb03_producer, export
+        run_verbatim(command, course)
     assert psutil.Process().children(recursive=True) == []  # kernels, workers: all gone
+    started = time.time()
+    log = nbgrader(course, 'autograde', '*', '--Application.log_format=%(created).3f %(message)s')
+    ended = time.time()
+    assert psutil.Process().children(recursive=True) == []
     marks = [(float(t), assignment, student) for t, student, assignment in AUTOGRADING.findall(log)]
-    assert len(marks) == sum(map(len, submissions.values())), log[-3000:]
-    seconds = {(a, s): (marks[i + 1][0] if i + 1 < len(marks) else ended) - t for i, (t, a, s) in enumerate(marks)}
+    assert len(marks) == sum(map(len, submissions.values())) - len(submissions['nb03_producer']), log[-3000:]
+    seconds.update({(a, s): (marks[i + 1][0] if i + 1 < len(marks) else ended) - t
+                    for i, (t, a, s) in enumerate(marks)})
     print(f'\nautograde on memory://: {ended - started:.0f} s for {len(marks)} submissions in one nbgrader process')
-    nbgrader(course, 'generate_feedback', '*', '--student', 'wrong', '--force')
-    nbgrader(course, 'export', '--to', str(course / 'grades.csv'))
+    nbgrader(course, 'generate_feedback', '*', '--student', 'wrong')
+    nbgrader(course, 'export')  # grades.csv, as the guide's export wrote it for nb03_producer alone
     with open(course / 'grades.csv') as fh:
         grades = {(r['assignment'], r['student_id']): r for r in csv.DictReader(fh)}
     return Cycle(course, submissions, seconds, grades)
