@@ -22,6 +22,7 @@ RabbitMQ half skips locally and fails under CI=true.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -202,6 +203,31 @@ def test_the_answer_cell_says_how_to_load_the_solution(name):
     _check, answer = exercise_cells(nb)
     first = solutions.ANSWER_LINE if handed_out_without(name) else FIRST_LINE.format(name=name)
     assert nb.cells[answer].source.splitlines()[0] == first
+
+
+@pytest.mark.parametrize('name', WITH_ANSWER)
+def test_the_exercise_states_its_expected_time(name):
+    """Issue 18: each exercise says how long it should take, in its '## Exercise' heading."""
+    nb = _read(name)
+    check, _answer = exercise_cells(nb)
+    headings = [line for cell in nb.cells[:check] if cell.cell_type == 'markdown'
+                for line in cell.source.splitlines() if line.startswith('## Exercise')]
+    assert headings, f'{name}: no "## Exercise" heading above the self-check'
+    assert re.search(r'\(about \d+(–\d+)? minutes\)', headings[-1]), headings[-1]
+
+
+# What a solution that is kombu or Celery code contains (declarations, a consumer, a publisher, routes)
+KOMBU_OR_CELERY = re.compile(r'\b(Queue|Exchange|binding|Producer|Consumer|ConsumerMixin)\(|\bConsumerMixin\b|'
+                             r'\.publish\(|\btask_(queues|routes)\b')
+
+
+def test_at_least_five_exercises_ask_for_kombu_or_celery_code():
+    """Issue 18: at least 5 of the 7 exercises are solved by writing kombu or Celery code."""
+    if solutions.left_out():
+        pytest.skip("a learners' copy: tools/handout.py leaves the solutions out")
+    names = solutions.available()
+    kombu = [name for name in names if KOMBU_OR_CELERY.search(getattr(solutions, name))]
+    assert len(kombu) >= 5, f'{len(kombu)} of {len(names)} solutions are kombu or Celery code: {kombu}'
 
 
 def test_the_stored_starter_prints_a_cross(kernel):
