@@ -25,7 +25,6 @@ __all__ = ['Spread', 'bench_topology', 'fill', 'helpers_rate', 'prefetch_rates',
 
 ROUTING_KEY = 'bench.item'
 TICK = 100  # report progress every this many messages (cheap next to a message)
-TICK_SECONDS = 0.25  # ...and while draining, about this often (each look takes the worker's interpreter lock)
 
 Tick = Callable[[int], None]
 
@@ -83,28 +82,39 @@ def rate(count: int, first: float, last: float) -> float:
 
 def helpers_rate(url: str, topology: Topology, count: int, prefetch: int, timeout: float = 120.0,
                  tick: Tick = no_tick) -> float:
-    """Drain ``count`` waiting messages with the helpers' Worker; messages per second."""
+    """Drain ``count`` waiting messages with the helpers' Worker; messages per second.
+
+    Everything runs in the worker's thread, as a bare kombu loop runs in its one thread: its handler
+    shows progress every TICK messages and asks the worker to stop after the last one, and this
+    thread only waits for the worker's thread to end.  A thread that woke to show progress while the
+    worker drained would take the interpreter lock from it: on a busy machine each hand-off waits for
+    the scheduler, which cost a quarter of the Worker's rate on RabbitMQ (benchmarks.compare, issue 19).
+    """
     log = EventLog()
-    worker = Worker(url, topology=topology, log=log, prefetch_count=prefetch, name=f'{topology.exchange_name}-w')
-    deadline = time.monotonic() + timeout
-    shown = 0
+    handled = 0
+
+    def handler(body, delivery) -> None:  # in the worker's thread, before its ack
+        nonlocal handled
+        handled += 1
+        if handled % TICK == 0:
+            tick(TICK)
+        if handled >= count:
+            worker.should_stop = True  # acked and recorded before the worker's loop looks at it
+
+    worker = Worker(url, topology=topology, log=log, handlers=handler, prefetch_count=prefetch,
+                    name=f'{topology.exchange_name}-w')
     worker.start()
     try:
-        # One delivered and one acked event per message (one thread: at most one delivery in hand), so
-        # len(log) // 2 messages are done: O(1), where counting acked events would have this thread read
-        # every new event while the worker runs.  The wait sleeps until the last event (at_least) and
-        # wakes every TICK_SECONDS to show progress and to notice a worker that stopped.
-        while not log.watch(lambda lg: len(lg) >= 2 * count, TICK_SECONDS, at_least=2 * count):
-            if time.monotonic() > deadline or not worker.is_running:
-                raise TimeoutError(f'the worker handled {log.count(ACKED)} of {count} messages in {timeout:g} s')
-            done = len(log) // 2
-            tick(done - shown)
-            shown = done
+        ended = worker.wait(timeout)
     finally:
         worker.stop()
-    tick(count - shown)
-    first = log.events(DELIVERED)[0].time
-    return rate(count, first, log.events(ACKED)[-1].time)
+    acked = log.count(ACKED)
+    if acked < count:
+        why = '' if worker.last_error is None else f' ({config.one_line(worker.last_error)})'
+        raise TimeoutError(f'the worker handled {acked} of {count} messages in {timeout:g} s'
+                           if not ended else f'the worker stopped after {acked} of {count} messages{why}')
+    tick(count % TICK)
+    return rate(count, log.events(DELIVERED)[0].time, log.events(ACKED)[-1].time)
 
 
 def prefetch_rates(url: str | None = None, prefetches: Sequence[int] = (1, 10, 100), messages: int = 300,

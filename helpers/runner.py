@@ -87,6 +87,16 @@ class ThreadedConsumer(ConsumerMixin):
     def on_thread_end(self) -> None:
         """Called in the thread after consuming ended, however it ended."""
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait, without asking it to stop, until the thread has ended; whether it has (or never ran).
+
+        One blocking wait: the waiting thread takes no interpreter lock from the consumer's until then.
+        """
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        return not self.is_running
+
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the thread to stop (it finishes the message in hand) and wait for it."""
         self.should_stop = True
