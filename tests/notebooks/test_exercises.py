@@ -6,6 +6,7 @@ their text; the answers come from ``tests/exercises/nbNN_name.py`` (``WRONG`` an
 code cell above the answer cell; then, in that kernel, as the learner's next cells:
 
 - the stored starter prints ❌ and a hint;
+- each code cell above the answer, run again one after the other, shows no error (Run All, then play);
 - each WRONG answer prints ❌ and its expected substring;
 - the OWN answer prints ✅;
 - ``%load solutions.nbNN_name`` pastes the solution, which prints ✅ run twice; in a learners' copy made
@@ -98,6 +99,7 @@ class ExerciseKernel:
         self.nb = _read(name)
         _check, answer = exercise_cells(self.nb)
         self.starter = self.nb.cells[answer].source
+        self.answer = answer  # the cells above it are the notebook's; those appended later are the learner's
         self.nb.cells = self.nb.cells[:answer]
         self.replies: list[dict] = []
         self.client = NotebookClient(self.nb, timeout=180, kernel_name='python3',
@@ -233,6 +235,25 @@ def test_at_least_five_exercises_ask_for_kombu_or_celery_code():
 def test_the_stored_starter_prints_a_cross(kernel):
     out = kernel.run(kernel.starter)
     assert verdict(out).lstrip().startswith('❌') and '✅' not in out, out
+
+
+def test_after_run_all_every_cell_runs_again(kernel):
+    """Run All, then play (issue 18): each code cell above the answer, run again one after the other in the same
+    kernel, shows no error and no traceback (a cell that cannot run again says why).  Found this way: 03's
+    serializer cell timed out with a traceback while the panel's worker, alive after Run All, took its bodies."""
+    problems = []
+    for index, cell in enumerate(list(kernel.nb.cells)):
+        if cell.cell_type != 'code' or index >= kernel.answer:
+            continue
+        try:
+            kernel.client.execute_cell(cell, index)
+        except CellExecutionError as exc:
+            problems.append(f'cell {index} ({cell.get("id")}): {str(exc).strip().splitlines()[-1]}')
+            continue
+        text = output_text(cell.outputs)
+        if 'Traceback' in text or any(out.output_type == 'error' for out in cell.outputs):
+            problems.append(f'cell {index} ({cell.get("id")}): {text[-300:]}')
+    assert not problems, f'{kernel.name} on {kernel.url}, run again after Run All:\n' + '\n'.join(problems)
 
 
 def test_each_wrong_answer_prints_a_cross_and_its_hint(kernel):
