@@ -150,8 +150,10 @@ class WorkerProcess:
             self._on_event()
         self._on_event()
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until the process consumes; raise RuntimeError with its error output if it exits first."""
+        # A ceiling, not a pause: a process consumes about 1 s after its start on idle cores; a class of eight
+        # on 2 cores (load average 21) once took over 30 s.
         deadline = time.monotonic() + timeout
         while not self._ready.wait(0.05):
             if not self.is_running or time.monotonic() > deadline:
@@ -244,7 +246,7 @@ class WorkerFleet:
         return worker_command(self.topology, self.queues, name=name, prefetch=self.prefetch,
                               work_seconds=self.work_seconds, python=sys.executable)
 
-    def start(self, timeout: float = 30.0) -> WorkerFleet:
+    def start(self, timeout: float = 60.0) -> WorkerFleet:
         """Start every process, then return once all of them consume."""
         for other in list(_started):
             if other is not self and other.claims & self.claims:

@@ -29,6 +29,9 @@ pytest.importorskip('nbgrader', reason='needs nbgrader: pip install -r requireme
 from teacher.nbgrader_course import NOTEBOOKS, ROOT, find_exercise, has_form, release_differences, tagged  # noqa: E402
 
 NBGRADER = str(Path(sys.executable).with_name('nbgrader'))
+# The cycle is one module fixture: the whole course through nbgrader, 4 to 17 minutes here (idle to a load
+# average of 20 on 2 cores).  A hang ceiling for it and the tests that wait on it:
+pytestmark = pytest.mark.timeout(2400)
 FORMED = [p for p in sorted(NOTEBOOKS.glob('[0-9][0-9]_*.ipynb')) if has_form(p)]
 
 
