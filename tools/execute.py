@@ -34,6 +34,9 @@ sys.path.insert(0, str(ROOT))  # README's set-up installs the requirements, not 
 from helpers.views.snapshot import LIVE_CLASS  # noqa: E402
 
 NOTEBOOKS = ROOT / 'notebooks'
+# nbclient waits 4 s by default for a cell's last output after its reply, then stores the cell without it: under
+# CI's load (load average 20 on 2 cores) 04's cell 4 was stored with no stdout so.  Wait longer; fail past that.
+LATE_OUTPUT = {'iopub_timeout': 60, 'raise_on_iopub_timeout': True}
 KERNELSPEC = {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}
 MODEL_ID = re.compile(r'[0-9a-f]{32}')
 VARIABLE = 'nbval-ignore-output'
@@ -136,7 +139,7 @@ def execute(path: Path, timeout: int = 600, refresh: bool = False, check: bool =
     With ``check`` the file is left alone and a StaleNotebook names the first lines that would change."""
     stored = nbformat.read(path, as_version=4)
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name='python3', store_widget_state=True,
+    NotebookClient(nb, timeout=timeout, kernel_name='python3', **LATE_OUTPUT, store_widget_state=True,
                    resources={'metadata': {'path': str(path.parent)}}).execute()
     new = nbformat.reads(normalise(nb, path.stem), as_version=4)
     kept = (0, 0) if refresh else keep_variable(new, stored)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import LATE_OUTPUT
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -30,7 +31,7 @@ class Kernel:
         self.url = url
         self.nb = nbformat.read(NOTEBOOK, as_version=4)
         self.code = [i for i, cell in enumerate(self.nb.cells) if cell.cell_type == 'code']
-        self.client = NotebookClient(self.nb, timeout=180, kernel_name='python3',
+        self.client = NotebookClient(self.nb, timeout=180, kernel_name='python3', **LATE_OUTPUT,
                                      resources={'metadata': {'path': str(ROOT / 'notebooks')}})
         self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': url})
 

@@ -31,7 +31,7 @@ import exercise_data
 import nbformat
 import psutil
 import pytest
-from conftest import BROKERS, require_broker
+from conftest import BROKERS, LATE_OUTPUT, require_broker
 from kernel_leftovers import Snapshot, broker_connections, snapshot, vhost_of
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
@@ -102,7 +102,7 @@ class ExerciseKernel:
         self.answer = answer  # the cells above it are the notebook's; those appended later are the learner's
         self.nb.cells = self.nb.cells[:answer]
         self.replies: list[dict] = []
-        self.client = NotebookClient(self.nb, timeout=180, kernel_name='python3',
+        self.client = NotebookClient(self.nb, timeout=180, kernel_name='python3', **LATE_OUTPUT,
                                      resources={'metadata': {'path': str(ROOT / 'notebooks')}},  # helpers import
                                      on_cell_executed=lambda **kw: self.replies.append(kw['execute_reply']))
         self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': url})
@@ -336,7 +336,7 @@ def test_the_leftover_check_sees_a_process_and_its_connection(broker, tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LINGER.format(code=LINGER_CODE.format(url=url)))])
     probe = ExerciseKernel.__new__(ExerciseKernel)
     probe.name, probe.url, probe.nb, probe.replies, probe.open = 'probe', url, nb, [], False
-    probe.client = NotebookClient(nb, timeout=60, kernel_name='python3',
+    probe.client = NotebookClient(nb, timeout=60, kernel_name='python3', **LATE_OUTPUT,
                                   resources={'metadata': {'path': str(tmp_path)}})
     probe.session = probe.client.setup_kernel(env={**os.environ, 'BROKER_URL': url})
     probe.session.__enter__()

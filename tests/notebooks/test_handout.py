@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import LATE_OUTPUT
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def test_load_in_the_copy_explains_itself_in_a_kernel(copy):
              nbformat.v4.new_code_cell('%load solutions.nb02_worker')]
     run = nbformat.v4.new_notebook(cells=cells)
     replies = []
-    client = NotebookClient(run, timeout=120, kernel_name='python3',
+    client = NotebookClient(run, timeout=120, kernel_name='python3', **LATE_OUTPUT,
                             resources={'metadata': {'path': str(copy / 'notebooks')}},
                             on_cell_executed=lambda **kw: replies.append(kw['execute_reply']))
     with client.setup_kernel(env={**os.environ, 'BROKER_URL': 'memory://'}):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import BROKERS, require_broker
+from conftest import BROKERS, LATE_OUTPUT, require_broker
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ class Kernel:
         [answer] = [i for i, cell in enumerate(self.nb.cells) if 'answer' in cell.metadata.get('tags', [])]
         self.starter = self.nb.cells[answer].source
         self.nb.cells = self.nb.cells[:answer]
-        self.client = NotebookClient(self.nb, timeout=120, kernel_name='python3',
+        self.client = NotebookClient(self.nb, timeout=120, kernel_name='python3', **LATE_OUTPUT,
                                      resources={'metadata': {'path': str(ROOT / 'notebooks')}})
         self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': url})
 
