@@ -45,7 +45,7 @@ class ThreadedConsumer(ConsumerMixin):
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, timeout: float = 10.0) -> ThreadedConsumer:
+    def start(self, timeout: float = 30.0) -> ThreadedConsumer:
         """Consume in a background thread; return once consuming, or raise ``Error`` saying why not."""
         if self.is_running:
             return self
@@ -54,7 +54,10 @@ class ThreadedConsumer(ConsumerMixin):
         self._thread = threading.Thread(target=self._run_in_thread, name=self.thread_name, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.01):
+        # Woken at once when ready; the 0.1 s look for a thread that ended is rare enough not to take the
+        # interpreter lock from the starting thread (every hand-off waits for the scheduler on a busy machine).
+        # The timeout is a ceiling: a worker starts in milliseconds on idle cores, in over 10 s once under CI's load.
+        while not self._ready.wait(0.1):
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
                 why = config.one_line(self.last_error) if self.last_error else f'not consuming after {timeout:g} s'

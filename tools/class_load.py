@@ -16,6 +16,7 @@ left, 2 when the class could not start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -101,15 +102,23 @@ def run_command(name: str, command: list[str], env: dict, folder: Path, timeout:
 def _kill_tree(pid: int) -> None:
     """Kill a learner's pytest and every process under it (kernels and 05's workers run in sessions of their own)."""
     try:
-        parent = psutil.Process(pid)
-        family = [*parent.children(recursive=True), parent]
+        family = {psutil.Process(pid)}
     except psutil.NoSuchProcess:
         return
+    while True:  # stop the tree first, top down, until no new process appears: a running one could start another
+        for process in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.suspend()
+        found = set(family)
+        for process in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                found.update(process.children(recursive=True))
+        if found == family:
+            break
+        family = found
     for process in family:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(family, timeout=10)
 
 

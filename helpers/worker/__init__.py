@@ -324,7 +324,7 @@ class Worker(ThreadedConsumer):
 
     Error = WorkerError
 
-    def start(self, timeout: float = 10.0) -> Worker:
+    def start(self, timeout: float = 30.0) -> Worker:
         """Consume in a background thread; return once consuming (stops a same-named worker first)."""
         with _registry_lock:
             previous = _registry.get(self.name)

@@ -237,7 +237,7 @@ def test_the_stored_starter_prints_a_cross(kernel):
     assert verdict(out).lstrip().startswith('❌') and '✅' not in out, out
 
 
-def test_after_run_all_every_cell_runs_again(kernel):
+def test_after_run_all_each_cell_runs_again(kernel):
     """Run All, then play (issue 18): each code cell above the answer, run again one after the other in the same
     kernel, shows no error and no traceback (a cell that cannot run again says why).  Found this way: 03's
     serializer cell timed out with a traceback while the panel's worker, alive after Run All, took its bodies."""
