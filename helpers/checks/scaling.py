@@ -170,7 +170,7 @@ def _check_worker_script(script: object, topology: Topology, url: str, copies: i
         fleet = WorkerFleet(copies, topology, url=url, script=str(path))
         try:
             try:
-                fleet.start(timeout=20)
+                fleet.start()
             except RuntimeError as exc:
                 raise _Verdict(f'❌ {exc}. Hint: each copy prints a "ready" line in on_consume_ready; '
                                'the error above is its last line on stderr') from None
