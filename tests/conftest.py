@@ -13,11 +13,9 @@ import pytest
 from helpers import config
 from helpers.events import EventLog
 from helpers.topology import SEED, Topology
+from tools.execute import LATE_OUTPUT  # noqa: F401  (the notebook tests' nbclient settings: one place)
 
 IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
-# nbclient waits 4 s by default for a cell's last output after its reply, then drops it without a word: under
-# CI's load (load average 20 on 2 cores) a stored cell lost its whole stdout so.  Wait longer; fail if even that ends.
-LATE_OUTPUT = {'iopub_timeout': 60, 'raise_on_iopub_timeout': True}
 
 # Tests keep out of the notebooks' way: queue names are per broker (vhost, database), so a test
 # sharing them with a notebook running at the same time would steal its messages.  Tests use the

@@ -250,17 +250,15 @@ def main(argv: list[str] | None = None) -> int:
             print(report(mode, outcomes, peaks, wall, solo, memory_before), flush=True)
             results['runs'].append({'mode': mode, 'wall': wall, 'peaks': asdict(peaks),
                                     'memory_before': memory_before, 'outcomes': [asdict(o) for o in outcomes]})
+        left = [v for v in admin.vhosts() if v.startswith(args.prefix)]
+        results['left_behind'] = left
     except (AdminError, ValueError) as exc:
         print(f'error: the class could not start: {exc}', file=sys.stderr)
         return 2
     finally:
-        if args.json:
+        if args.json:  # what there is, also when the class could not start
             Path(args.json).write_text(json.dumps(results, indent=1) + '\n')
     everyone = [o for run in results['runs'] for o in run['outcomes']]
-    left = [v for v in admin.vhosts() if v.startswith(args.prefix)]
-    results['left_behind'] = left
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1) + '\n')
     if left:
         print(f'left behind on the broker: the vhosts {", ".join(sorted(left))}')
     ok = bool(everyone) and all(o['state'] == 'pass' for o in everyone) and not left
