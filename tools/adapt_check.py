@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -26,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools.guide_commands import bash_blocks, guide  # noqa: E402
+
 #: The notebooks whose cells or outputs carry the course's names (00 names none; 05 has its own topology).
 NOTEBOOKS = ['01_topology', '02_worker', '03_producer', '04_full_run', '06_celery']
 #: The guide's edits to helpers/course_names.py: (what is there, what the teacher writes instead).
@@ -66,16 +68,14 @@ def edit_names(course: Path) -> None:
 
 def guide_command() -> str:
     """The guide's command that re-executes the adapted notebooks on memory:// (continuation lines joined)."""
-    text = (ROOT / 'docs' / 'teachers-guide.md').read_text(encoding='utf-8')
-    for block in re.findall(r'```bash\n(.*?)```', text, re.S):
-        for line in block.replace('\\\n', ' ').splitlines():
-            words = shlex.split(line)
-            if words[:3] == ['BROKER_URL=memory://', '.venv/bin/python', 'tools/execute.py'] and \
-                    all(w.startswith('notebooks/0') for w in words[3:]):
-                if [Path(w).stem for w in words[3:]] != NOTEBOOKS:
-                    raise SystemExit(f'adapt_check: the guide re-executes {words[3:]}, this check expects '
-                                     f'{NOTEBOOKS}: make them agree')
-                return ' '.join(words)
+    for line in (line for block in bash_blocks(guide()) for line in block):
+        words = shlex.split(line)
+        if words[:3] == ['BROKER_URL=memory://', '.venv/bin/python', 'tools/execute.py'] and \
+                all(w.startswith('notebooks/0') for w in words[3:]):
+            if [Path(w).stem for w in words[3:]] != NOTEBOOKS:
+                raise SystemExit(f'adapt_check: the guide re-executes {words[3:]}, this check expects '
+                                 f'{NOTEBOOKS}: make them agree')
+            return ' '.join(words)
     raise SystemExit("adapt_check: docs/teachers-guide.md gives no command that re-executes the notebooks")
 
 

@@ -20,19 +20,16 @@ from pathlib import Path
 
 import pytest
 
+from tools.guide_commands import bash_blocks
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / 'README.md', ROOT / 'docs' / 'teachers-guide.md', ROOT / 'helpers' / 'solutions' / 'README.md']
 PYTHON = re.compile(r'^(?:\./|\.\./)?(?:\.venv/bin/)?python3?$')
 
 
 def commands(text: str) -> list[str]:
-    """The shell commands in ``text``: lines of its bash blocks (continuations joined) and inline code."""
-    found = []
-    for block in re.findall(r'```bash\n(.*?)```', text, re.S):
-        for line in block.replace('\\\n', ' ').splitlines():
-            line = line.split('  #')[0].strip()
-            if line and not line.startswith('#'):
-                found += [part.strip() for part in line.split('&&')]
+    """The shell commands in ``text``: lines of its bash blocks (``&&`` split) and inline code."""
+    found = [part.strip() for block in bash_blocks(text) for line in block for part in line.split('&&')]
     found += re.findall(r'`((?:[A-Z_]+=\S+ )*(?:\./|\.\./)?(?:\.venv/bin/)?python3? [^`]+)`', text)
     return found
 

@@ -27,6 +27,7 @@ nbgrader_course = pytest.importorskip('teacher.nbgrader_course', reason='needs n
 pytest.importorskip('nbgrader', reason='needs nbgrader: pip install -r requirements-teacher.txt')
 
 from teacher.nbgrader_course import NOTEBOOKS, ROOT, find_exercise, has_form, release_differences, tagged  # noqa: E402
+from tools.guide_commands import bash_blocks, guide, section  # noqa: E402
 
 NBGRADER = str(Path(sys.executable).with_name('nbgrader'))
 # The cycle is one module fixture: the whole course through nbgrader, 4 to 17 minutes here (idle to a load
@@ -98,11 +99,8 @@ def submissions_for(path: Path) -> dict[str, str | None]:
 
 def guide_commands() -> tuple[list[list[str]], list[str]]:
     """The guide's nbgrader section: its bash blocks (a list of commands each) and its inline nbgrader commands."""
-    text = (ROOT / 'docs' / 'teachers-guide.md').read_text(encoding='utf-8')
-    body = text.split('## Assign and grade with nbgrader\n', 1)[1].split('\n## ', 1)[0]
-    blocks = [[line.strip() for line in block.replace('\\\n', ' ').splitlines() if line.strip()]
-              for block in re.findall(r'```bash\n(.*?)```', body, re.S)]
-    return blocks, re.findall(r'`((?:[A-Z_]+=\S+ )?\.\./\.venv/bin/nbgrader [^`]+)`', body)
+    body = section(guide(), 'Assign and grade with nbgrader')
+    return bash_blocks(body), re.findall(r'`((?:[A-Z_]+=\S+ )?\.\./\.venv/bin/nbgrader [^`]+)`', body)
 
 
 def run_verbatim(command: str, cwd: Path) -> str:

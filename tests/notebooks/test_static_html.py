@@ -9,7 +9,6 @@ as before).  Measured here in headless Chromium without a network.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from tools.guide_commands import bash_blocks, guide
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / 'jupyter-config'
@@ -43,9 +44,7 @@ def to_html(path: Path, out: Path, config: bool) -> str:
 
 def guide_command() -> str:
     """The teacher's guide's command that exports a notebook to HTML with the course's setting."""
-    text = (ROOT / 'docs' / 'teachers-guide.md').read_text(encoding='utf-8')
-    [command] = [line for block in re.findall(r'```bash\n(.*?)```', text, re.S) for line in block.splitlines()
-                 if ' nbconvert --to html ' in line]
+    [command] = [line for block in bash_blocks(guide()) for line in block if ' nbconvert --to html ' in line]
     return command
 
 
