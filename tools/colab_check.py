@@ -134,9 +134,6 @@ def build_venv(venv: Path, extras: list[str] = ()) -> Path:
     installer = [str(uv), 'pip', 'install', '--python', str(python)] if uv.exists() else \
         [str(python), '-m', 'pip', 'install', '--disable-pip-version-check', '--no-compile']
     subprocess.run([*installer, '-q', '-c', str(CONSTRAINTS), *PACKAGES, *course_dependencies(), *extras], check=True)
-    # Compiled once, as Colab's image ships them, not in every kernel (PYTHONDONTWRITEBYTECODE: see .ci/setup);
-    # a file that is not Python 3 on purpose (some packages' test data) fails to compile, harmlessly.
-    subprocess.run([str(python), '-m', 'compileall', '-qq', '-j', '0', str(venv / 'lib')], check=False)
     return python
 
 
