@@ -183,9 +183,9 @@ def latency_ms(url: str, topology: Topology, count: int, prefetch: int, timeout:
         worker.start()
         with Publisher(url, topology=topology, log=log, name='latency') as publisher:
             for n in range(count):
-                # Spread the sends over a polling cycle of the virtual transports (5 ms on memory://):
+                # Spread the sends over a polling cycle of the virtual transports (20 ms on memory://):
                 # sent in lockstep with the acks, every message would wait a whole cycle.
-                time.sleep((n % 10) * 0.0005)
+                time.sleep((n % 10) * 0.002)
                 acked.clear()
                 sent = time.monotonic()
                 publisher.publish(ROUTING_KEY, {'n': n})
