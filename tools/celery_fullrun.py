@@ -15,8 +15,8 @@ import time
 
 from helpers import config
 from helpers.celery_app import make_app
-from helpers.celery_events import CeleryEvents
-from helpers.celery_workers import CeleryWorker, quiet_celery_logging
+from helpers.celery_bridge.events import CeleryEvents
+from helpers.celery_bridge.workers import CeleryWorker, quiet_celery_logging
 from helpers.events import SETTLED, EventLog
 from helpers.fullrun import RunResult, scenario
 from helpers.reconcile import wait_accounted

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from helpers import config
 from helpers.celery_app import TASK_KEYS, celery_config, celery_route, make_app
-from helpers.celery_events import CeleryEvents
-from helpers.celery_workers import CeleryWorker, celery_command, course_queue
+from helpers.celery_bridge.events import CeleryEvents
+from helpers.celery_bridge.workers import CeleryWorker, celery_command, course_queue
 from helpers.course_names import AUDIO_QUEUE, AUDIT_QUEUE, MEDIA_EXCHANGE, USER_QUEUE, VIDEO_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, EventLog
 from helpers.processes import WorkerProcess
@@ -77,7 +77,7 @@ def test_a_worker_takes_the_course_names_and_consumes_the_broker_names():
 
 
 def test_a_worker_process_for_an_unknown_queue_is_refused_with_the_queues_named():
-    proc = subprocess.run([sys.executable, '-m', 'helpers.celery_workers', '-Q', 'nope_queue'], cwd=ROOT,
+    proc = subprocess.run([sys.executable, '-m', 'helpers.celery_bridge.workers', '-Q', 'nope_queue'], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, env={**os.environ, 'BROKER_URL': 'memory://'})
     assert proc.returncode == 2
     assert '-Q nope_queue: not a queue of the MEDIA topology' in proc.stderr and VIDEO_QUEUE in proc.stderr

@@ -21,8 +21,8 @@ from kombu.common import Broadcast
 
 from helpers import config
 from helpers.celery_app import landing, make_app
-from helpers.celery_events import CeleryEvents
-from helpers.celery_workers import CeleryWorker, quiet_celery_logging
+from helpers.celery_bridge.events import CeleryEvents
+from helpers.celery_bridge.workers import CeleryWorker, quiet_celery_logging
 from helpers.course_names import USER_QUEUE
 from helpers.events import ACKED, DEAD_LETTERED, EventLog
 from helpers.topology import MEDIA

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 
 import pytest
@@ -60,6 +61,14 @@ def test_dashboard_flags_a_stuck_learner_until_its_queue_drains(page, lab, monke
             seed.reset(conn)
         with Publisher(url, topology=seed) as publisher:
             publisher.publish('video.upload', {'file': 'a.mp4'})
+        # The management API counts a queue's messages every 5 s (RabbitMQ's statistics interval): the board
+        # can show no more than the API knows, and in JupyterLab, with the kernel's thread sends dropped as
+        # Colab drops them, the watch thread's redraws do not reach the page.  Open it once the API knows.
+        admin = ManagementAPI()
+        deadline = time.monotonic() + 30
+        while not any(q.stuck for s in classroom.status(admin, [stuck]) for q in s.queues) \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
         [cleanup] = lab.tagged(NOTEBOOK, 'cleanup')  # the teacher's notebook stops its watch in a last cell
         open_notebook(page, lab, NOTEBOOK)
         wait_kernel_idle(page)

@@ -20,7 +20,7 @@ NOTEBOOKS = sorted((ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb'))
 #: What the notebooks may reach of the lessons, in lines of code (issue 19 asked for at most 4,000).
 MOST_LINES = 4_000
 #: Rooms of their own inside helpers/, left out of the lessons' size (their lines are shown beside it).
-ROOMS = ('helpers.views', 'helpers.checks')
+ROOMS = ('helpers.views', 'helpers.checks', 'helpers.celery_bridge')
 
 
 def _notebook_imports(path) -> set[str]:

@@ -2,7 +2,7 @@
 
 ``CeleryWorker`` runs Celery's own ``WorkController`` (solo pool) in a thread
 named after its queues; it never prints and keeps Celery's logging out of
-notebook cells.  ``python -m helpers.celery_workers -Q QUEUE --json`` runs a
+notebook cells.  ``python -m helpers.celery_bridge.workers -Q QUEUE --json`` runs a
 Celery worker process whose task signals come out as one JSON line each, the
 format ``helpers.processes.WorkerProcess`` reads.  Both take the course's queue
 names and consume the queues' broker names (``LAB_NAMESPACE``).
@@ -21,12 +21,12 @@ from celery import Celery, signals
 from celery.bootsteps import CLOSE
 from celery.worker import WorkController
 
-from . import config
-from .celery_app import make_app
-from .celery_events import THREAD_PREFIX, CeleryEvents
-from .events import EventLog
-from .topology import MEDIA, Topology
-from .worker_cli import READY, STOPPED, event_fields, event_line
+from .. import config
+from ..celery_app import make_app
+from ..events import EventLog
+from ..topology import MEDIA, Topology
+from ..worker_cli import READY, STOPPED, event_fields, event_line
+from .events import THREAD_PREFIX, CeleryEvents
 
 __all__ = ['CeleryWorker', 'course_queue', 'quiet_celery_logging', 'celery_command', 'main']
 
@@ -58,7 +58,7 @@ class _ThreadWorkController(WorkController):
         super().on_consumer_ready(consumer)
         if isinstance(self.timer, threading.Thread):
             # Tasks with a countdown run in the worker's timer thread: name it after the worker's
-            # thread, so the event log knows their queue (see helpers.celery_events.current_queue).
+            # thread, so the event log knows their queue (see helpers.celery_bridge.events.current_queue).
             self.timer.name = threading.current_thread().name
         self.consuming.set()
 
@@ -166,12 +166,12 @@ class CeleryWorker:
 
 def celery_command(queue: str, python: str = 'python') -> list[str]:
     """The command line of a Celery worker process for ``queue`` (broker and namespace: from the environment)."""
-    return [python, '-m', 'helpers.celery_workers', '-Q', queue]
+    return [python, '-m', 'helpers.celery_bridge.workers', '-Q', queue]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``celery worker -Q QUEUE`` for the MEDIA topology, its task signals printed as JSON lines."""
-    parser = argparse.ArgumentParser(prog='python -m helpers.celery_workers', description=main.__doc__)
+    parser = argparse.ArgumentParser(prog='python -m helpers.celery_bridge.workers', description=main.__doc__)
     parser.add_argument('-Q', '--queues', required=True,
                         help="the queue to consume: its course name (video_queue) or its broker name")
     parser.add_argument('--json', action='store_true', help='one JSON object per line (always on)')

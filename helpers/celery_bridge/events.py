@@ -2,7 +2,7 @@
 
 Signals fire in the process and thread where things happen: publishing in
 the notebook, task execution in the worker's thread.  A worker thread named
-``helpers-celery-<queue>`` (see ``helpers.celery_workers``) consumes one
+``helpers-celery-<queue>`` (see ``helpers.celery_bridge.workers``) consumes one
 queue, so the thread's name says which queue a task came from: Celery itself
 does not tell a task which queue delivered it.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from celery import signals
 
-from .events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, RETRIED, EventLog
+from ..events import ACKED, DEAD_LETTERED, DELIVERED, PUBLISHED, RETRIED, EventLog
 
 __all__ = ['THREAD_PREFIX', 'CeleryEvents', 'current_queue']
 
