@@ -1,6 +1,7 @@
-"""Fixtures for the browser tests: one Chromium per session, a Jupyter server per app, a page per test.
+"""Fixtures for the browser tests: one Chromium per session, a Jupyter server per app, a page per server.
 
-``lab`` is a JupyterLab server (kernels on memory://) and ``page`` a fresh page for it; ``lab_amqp``
+``lab`` is a JupyterLab server (kernels on memory://) and ``page`` its page, kept from test to test as a
+learner keeps the tab open (each test's documents closed after it, a new page after a failure); ``lab_amqp``
 and ``amqp_page`` the same with the kernels on RabbitMQ; ``notebook7`` is a Notebook 7
 (``jupyter notebook``) server and ``notebook7_page`` a page for that. Both servers are started by
 ``start_server(app, ...)`` on their own copy of the course (stored outputs included: a test clears
@@ -179,6 +180,8 @@ def _launch(app: str, base: Path, root: Path, env: dict[str, str], timeout: floa
     command = [sys.executable, '-m', APPS[app], '--no-browser', '--ip=127.0.0.1', f'--port={port}',
                '--ServerApp.port_retries=0', f'--IdentityProvider.token={token}',
                f'--ServerApp.root_dir={root}', '--ServerApp.terminals_enabled=False', '--allow-root']
+    if app == 'lab':  # window.jupyterapp: the harness opens each test's notebook in the page's JupyterLab
+        command.append('--LabApp.expose_app_in_browser=True')
     with log.open('wb') as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
@@ -255,6 +258,7 @@ def browser():
         playwright.stop()
         unavailable(f'Chromium at {CHROMIUM} did not start: {str(exc).splitlines()[0]}')
     yield chromium
+    _KEPT.clear()  # closed with the browser
     chromium.close()
     playwright.stop()
 
@@ -296,27 +300,58 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def _fresh_page(request, browser, lab: Lab):
-    """A fresh browser page (own cookies, 1280×900); on failure a screenshot; kernels ended afterwards."""
+@dataclass
+class BrowserPage:
+    """A page in a context of its own, and the errors its console and scripts reported."""
+
+    context: object
+    page: object
+    problems: list[str] = field(default_factory=list)
+
+
+def _new_page(browser) -> BrowserPage:
+    """A page in a new context (own cookies, 1280×900) that records console errors and page errors."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(30_000)
-    new_page = context.new_page()
-    problems: list[str] = []
-    new_page.on('pageerror', lambda exc: problems.append(f'page error: {exc}'))
-    new_page.on('console', lambda msg: problems.append(f'console {msg.type}: {msg.text}')
-                if msg.type == 'error' else None)
-    yield new_page
+    opened = BrowserPage(context, context.new_page())
+    opened.page.on('pageerror', lambda exc: opened.problems.append(f'page error: {exc}'))
+    opened.page.on('console', lambda msg: opened.problems.append(f'console {msg.type}: {msg.text}')
+                   if msg.type == 'error' else None)
+    return opened
+
+
+#: {server URL: its page}: JupyterLab's page is kept from test to test, as a learner keeps the tab open and opens
+#: the next notebook (loading JupyterLab took 4-5 s of Chromium's CPU, a third of a learner-path test's).
+_KEPT: dict[str, BrowserPage] = {}
+
+
+def _fresh_page(request, browser, lab: Lab, keep: bool = False):
+    """A browser page for ``lab``: a new one, or with ``keep`` the JupyterLab page the last test left (its
+    documents closed; a new one after a failure); on failure a screenshot; kernels ended afterwards."""
+    from .harness import close_documents, screenshot
+    opened = _KEPT.pop(lab.url, None) if keep else None
+    if opened is None:
+        opened = _new_page(browser)
+    opened.problems.clear()
+    yield opened.page
     report = getattr(request.node, 'report_call', None)
-    if report is not None and report.failed:
-        from .harness import screenshot
+    failed = report is not None and report.failed
+    if failed:
         try:
-            path = screenshot(new_page, f'FAILED-{request.node.name}', full=True)
+            path = screenshot(opened.page, f'FAILED-{request.node.name}', full=True)
             print(f'screenshot of the failure: {path}')
         except Exception as exc:  # the page may be gone; the test's own error matters more
             print(f'no failure screenshot: {exc}')
-        print('\n'.join(problems[-20:]) or 'no browser console errors')
+        print('\n'.join(opened.problems[-20:]) or 'no browser console errors')
         print(f'jupyter {lab.app} log (tail):\n{lab.log_tail()}')
-    context.close()
+    if keep and not failed:
+        try:
+            close_documents(opened.page, lab)
+            _KEPT[lab.url] = opened
+        except Exception as exc:  # a page that cannot close its documents is not kept
+            print(f'the page is not kept for the next test: {exc}')
+    if _KEPT.get(lab.url) is not opened:
+        opened.context.close()
     # nothing outlives the kernels: note their families (and AMQP connections) before the shutdown
     noted = snapshot(lab.process.pid, include_self=False)
     lab.shutdown_kernels()
@@ -329,14 +364,14 @@ def _fresh_page(request, browser, lab: Lab):
 
 @pytest.fixture
 def page(request, browser, lab):
-    """A fresh page for the JupyterLab server (see ``_fresh_page``)."""
-    yield from _fresh_page(request, browser, lab)
+    """The JupyterLab server's page (see ``_fresh_page``: kept from test to test)."""
+    yield from _fresh_page(request, browser, lab, keep=True)
 
 
 @pytest.fixture
 def amqp_page(request, browser, lab_amqp):
-    """A fresh page for the RabbitMQ JupyterLab server (see ``_fresh_page``)."""
-    yield from _fresh_page(request, browser, lab_amqp)
+    """The RabbitMQ JupyterLab server's page (see ``_fresh_page``: kept from test to test)."""
+    yield from _fresh_page(request, browser, lab_amqp, keep=True)
 
 
 @pytest.fixture

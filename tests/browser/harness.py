@@ -74,7 +74,8 @@ except ModuleNotFoundError as exc:  # a test module importing the harness is ski
                 allow_module_level=True)
 
 __all__ = [
-    'expect', 'ARTIFACTS', 'open_notebook', 'wait_kernel_idle', 'run_all', 'run_all_above', 'run_rest',
+    'expect', 'ARTIFACTS', 'open_notebook', 'in_lab', 'close_documents', 'wait_kernel_idle', 'run_all',
+    'run_all_above', 'run_rest',
     'run_cell', 'wait_executed', 'run_notebook', 'restart_and_run_all', 'run_fresh', 'page_problems',
     'button', 'click_button', 'text_box', 'fill_text', 'wait_text', 'click_latency', 'widget_area',
     'screenshot', 'screenshot_element', 'code_cell_at', 'clear_all_outputs', 'set_cell_source',
@@ -129,19 +130,37 @@ _KERNEL_STATE_JS = """() => {
 
 
 def open_notebook(page: Page, lab, path: str) -> None:
-    """Open ``path`` (relative to the server's root) in a fresh workspace and wait for its panel."""
+    """Open ``path`` (relative to the server's root) and wait for its panel: in the JupyterLab the page
+    already shows (as a learner opens the next notebook; see ``in_lab``), else in a fresh workspace."""
     app = getattr(lab, 'app', 'lab')
     if app == 'notebook':  # Notebook 7: one notebook per browser tab, no workspace to reset
         url = f'{lab.url}/notebooks/{quote(path)}?token={lab.token}'
     else:
         url = f'{lab.url}/lab/tree/{quote(path)}?reset&token={lab.token}'
-    page.goto(url, wait_until='domcontentloaded', timeout=KERNEL_TIMEOUT * 1000)
+    if app != 'notebook' and in_lab(page, lab):
+        page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'})",
+                      path)
+    else:
+        page.goto(url, wait_until='domcontentloaded', timeout=KERNEL_TIMEOUT * 1000)
     panel = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)')
     try:
         expect(panel).to_have_count(1, timeout=KERNEL_TIMEOUT * 1000)
         expect(panel.locator('.jp-Cell').first).to_be_visible(timeout=KERNEL_TIMEOUT * 1000)
     except AssertionError as exc:
         raise AssertionError(f'jupyter {app} did not show the notebook {path}: {exc}') from None
+
+
+def in_lab(page: Page, lab) -> bool:
+    """Does ``page`` show ``lab``'s JupyterLab, started (its app object exposed, see tests/browser/conftest.py)?"""
+    return page.url.startswith(f'{lab.url}/lab') and page.evaluate(
+        '() => !!(window.jupyterapp && window.jupyterapp.shell && window.jupyterapp.commands)')
+
+
+def close_documents(page: Page, lab) -> None:
+    """Close every open document of the JupyterLab ``page`` shows, unsaved, without a dialog (its kernel keeps
+    running, as JupyterLab leaves it on close): the page is ready for the next notebook."""
+    if in_lab(page, lab):
+        page.evaluate("() => { for (const w of [...window.jupyterapp.shell.widgets('main')]) w.dispose(); }")
 
 
 def wait_kernel_idle(page: Page, timeout: float = KERNEL_TIMEOUT) -> None:
