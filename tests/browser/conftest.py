@@ -346,8 +346,10 @@ def _fresh_page(request, browser, lab: Lab, keep: bool = False):
         print(f'jupyter {lab.app} log (tail):\n{lab.log_tail()}')
     if keep and not failed:
         try:
-            close_documents(opened.page, lab)
-            _KEPT[lab.url] = opened
+            if close_documents(opened.page, lab):
+                _KEPT[lab.url] = opened
+            else:
+                print('a dialog is open over the page: the next test gets a new one')
         except Exception as exc:  # a page that cannot close its documents is not kept
             print(f'the page is not kept for the next test: {exc}')
     if _KEPT.get(lab.url) is not opened:

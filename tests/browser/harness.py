@@ -156,11 +156,15 @@ def in_lab(page: Page, lab) -> bool:
         '() => !!(window.jupyterapp && window.jupyterapp.shell && window.jupyterapp.commands)')
 
 
-def close_documents(page: Page, lab) -> None:
+def close_documents(page: Page, lab) -> bool:
     """Close every open document of the JupyterLab ``page`` shows, unsaved, without a dialog (its kernel keeps
-    running, as JupyterLab leaves it on close): the page is ready for the next notebook."""
-    if in_lab(page, lab):
-        page.evaluate("() => { for (const w of [...window.jupyterapp.shell.widgets('main')]) w.dispose(); }")
+    running, as JupyterLab leaves it on close); True when the page is ready for the next notebook (no dialog
+    left open over it)."""
+    if not in_lab(page, lab):
+        return True  # not JupyterLab (a test replaced the page): the next open loads it
+    return page.evaluate("""() => {
+      for (const w of [...window.jupyterapp.shell.widgets('main')]) w.dispose();
+      return !document.querySelector('.jp-Dialog'); }""")
 
 
 def wait_kernel_idle(page: Page, timeout: float = KERNEL_TIMEOUT) -> None:
