@@ -75,7 +75,8 @@ def run_learner(learner: classroom.Learner, folder: Path, notebooks: list[str], 
     if learner.namespace:
         env['LAB_NAMESPACE'] = learner.namespace
     junit = folder / 'junit.xml'
-    command = [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-p', 'class_load_kernels', '--nbval',
+    command = [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-p', 'class_load_kernels',
+               '-p', 'tools.kernel_retry', '--nbval',
                *[f'notebooks/{nb}.ipynb' for nb in notebooks], '--nbval-current-env',
                '--nbval-sanitize-with', 'tests/nbval_sanitize.cfg', '--nbval-cell-timeout', '180',
                '-o', 'testpaths=notebooks', '-q', f'--junitxml={junit}']

@@ -32,6 +32,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # README's set-up installs the requirements, not the helpers package
 from helpers.views.snapshot import LIVE_CLASS  # noqa: E402
+from tools import kernel_retry  # noqa: E402
 
 NOTEBOOKS = ROOT / 'notebooks'
 # nbclient waits 4 s by default for a cell's last output after its reply, then stores the cell without it: under
@@ -139,8 +140,8 @@ def execute(path: Path, timeout: int = 600, refresh: bool = False, check: bool =
     With ``check`` the file is left alone and a StaleNotebook names the first lines that would change."""
     stored = nbformat.read(path, as_version=4)
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name='python3', **LATE_OUTPUT, store_widget_state=True,
-                   resources={'metadata': {'path': str(path.parent)}}).execute()
+    kernel_retry.execute(NotebookClient(nb, timeout=timeout, kernel_name='python3', **LATE_OUTPUT,
+                                        store_widget_state=True, resources={'metadata': {'path': str(path.parent)}}))
     new = nbformat.reads(normalise(nb, path.stem), as_version=4)
     kept = (0, 0) if refresh else keep_variable(new, stored)
     text = nbformat.writes(new) + '\n'

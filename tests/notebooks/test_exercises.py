@@ -37,6 +37,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from helpers import solutions
+from tools import kernel_retry
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(path.stem for path in (ROOT / 'notebooks').glob('[0-9][0-9]_*.ipynb'))
@@ -110,7 +111,14 @@ class ExerciseKernel:
         self.noted = Snapshot()
 
     def __enter__(self) -> ExerciseKernel:
-        self.session.__enter__()
+        try:
+            self.session.__enter__()
+        except RuntimeError as exc:  # its ports taken before it bound them: once more, on new ports
+            if not kernel_retry.failed_to_start(exc):
+                raise
+            print(f'{self.name}: the kernel did not start ({exc}); starting it again on new ports')
+            self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': self.url})
+            self.session.__enter__()
         self.open = True
         try:
             for index, cell in enumerate(list(self.nb.cells)):
