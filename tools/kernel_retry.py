@@ -5,8 +5,9 @@ free port in between takes one (ZMQError "Address already in use"), and the kern
 starts kernels in many jobs at once and saw it about once a run.  A Jupyter server's restarter starts such a
 kernel again on new ports (``KernelRestarter.random_ports_until_alive``); nbval and nbclient do not.
 
-``python -m pytest -p kernel_retry --nbval ...`` (with tools/ on ``sys.path``) gives nbval's kernels that second
-chance; ``execute(client)`` runs a ``NotebookClient`` with it.  A failure after the kernel replied is never retried.
+``python -m pytest -p tools.kernel_retry --nbval ...`` (from the repository's root) gives nbval's kernels that
+second chance; ``once_more(start)`` gives it to any start, ``execute(client)`` to a ``NotebookClient``.  A failure
+after the kernel replied is never retried.
 """
 from __future__ import annotations
 
@@ -21,15 +22,20 @@ def failed_to_start(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and str(exc).startswith(START_FAILURES)
 
 
-def execute(client):
-    """``client.execute()``, run once more if its kernel failed to start (then no cell has run)."""
+def once_more(start, *args, **kwargs):
+    """``start(*args, **kwargs)``, called again (once) if a kernel it started failed to start."""
     try:
-        return client.execute()
+        return start(*args, **kwargs)
     except RuntimeError as exc:
         if not failed_to_start(exc):
             raise
         print(f'kernel_retry: the kernel did not start ({exc}); starting it again on new ports', file=sys.stderr)
-    return client.execute()
+    return start(*args, **kwargs)
+
+
+def execute(client):
+    """``client.execute()``, run once more if its kernel failed to start (then no cell has run)."""
+    return once_more(client.execute)
 
 
 def pytest_configure(config) -> None:
@@ -37,14 +43,4 @@ def pytest_configure(config) -> None:
     import nbval.kernel
 
     start = nbval.kernel.start_new_kernel
-
-    def start_new_kernel(*args, **kwargs):
-        try:
-            return start(*args, **kwargs)
-        except RuntimeError as exc:
-            if not failed_to_start(exc):
-                raise
-            print(f'kernel_retry: the kernel did not start ({exc}); starting it again on new ports', file=sys.stderr)
-        return start(*args, **kwargs)
-
-    nbval.kernel.start_new_kernel = start_new_kernel
+    nbval.kernel.start_new_kernel = lambda *args, **kwargs: once_more(start, *args, **kwargs)

@@ -106,19 +106,11 @@ class ExerciseKernel:
         self.client = NotebookClient(self.nb, timeout=180, kernel_name='python3', **LATE_OUTPUT,
                                      resources={'metadata': {'path': str(ROOT / 'notebooks')}},  # helpers import
                                      on_cell_executed=lambda **kw: self.replies.append(kw['execute_reply']))
-        self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': url})
-        self.open = False
+        self.open = False  # the kernel starts in __enter__
         self.noted = Snapshot()
 
     def __enter__(self) -> ExerciseKernel:
-        try:
-            self.session.__enter__()
-        except RuntimeError as exc:  # its ports taken before it bound them: once more, on new ports
-            if not kernel_retry.failed_to_start(exc):
-                raise
-            print(f'{self.name}: the kernel did not start ({exc}); starting it again on new ports')
-            self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': self.url})
-            self.session.__enter__()
+        kernel_retry.once_more(self._start)  # its ports taken before it bound them: once more, on new ports
         self.open = True
         try:
             for index, cell in enumerate(list(self.nb.cells)):
@@ -132,6 +124,11 @@ class ExerciseKernel:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _start(self) -> None:
+        """Start the kernel (a new session each time: a failed start cleans its own up)."""
+        self.session = self.client.setup_kernel(env={**os.environ, 'BROKER_URL': self.url})
+        self.session.__enter__()
 
     @property
     def pid(self) -> int:

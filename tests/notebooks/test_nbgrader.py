@@ -27,6 +27,7 @@ nbgrader_course = pytest.importorskip('teacher.nbgrader_course', reason='needs n
 pytest.importorskip('nbgrader', reason='needs nbgrader: pip install -r requirements-teacher.txt')
 
 from teacher.nbgrader_course import NOTEBOOKS, ROOT, find_exercise, has_form, release_differences, tagged  # noqa: E402
+from tools import kernel_retry  # noqa: E402
 from tools.guide_commands import bash_blocks, guide, section  # noqa: E402
 
 NBGRADER = str(Path(sys.executable).with_name('nbgrader'))
@@ -49,7 +50,7 @@ def wrong_answers(solution_name: str) -> list:
 # A kernel's ports are picked free, then bound by the kernel a moment later (jupyter_client): with CI's other
 # jobs starting kernels too, one was taken in between (ZMQError "Address already in use", the kernel died before
 # its kernel_info reply).  Only that failure is run once more, and the test's output says so.
-PORT_RACE = ('Address already in use', 'Kernel died before replying to kernel_info')
+PORT_RACE = ('Address already in use', kernel_retry.START_FAILURES[0])
 
 
 def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
